@@ -1,0 +1,240 @@
+"""The tables (ARCHITECTURE.md "Storage"), as SQLAlchemy 2.0 typed models.
+
+Every timestamp is stored as UTC and read back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+TRIAGE_STATUSES = ("new", "in_progress", "responded", "ignored")
+ALERT_STATES = ("pending", "sent", "failed", "dead")
+RUN_STATUSES = ("running", "ok", "degraded", "blocked", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; SQLite alone would hand back naive ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: revmon stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Location(Base):
+    """A business, branch or competitor from the config, mirrored here for joins and the dashboard."""
+
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_competitor: Mapped[bool] = mapped_column(default=False)
+
+
+class Review(Base):
+    """One review or mention, unique per (platform, external_id), always its latest version."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_reviews_platform_external_id"),
+        Index("ix_reviews_location_published", "location_key", "published_at"),
+        Index("ix_reviews_platform_published", "platform", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), default="review")
+    location_key: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(255))
+    rating: Mapped[float | None] = mapped_column(Float)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    published_at: Mapped[datetime]
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_at: Mapped[datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(doc="when the content last changed")
+
+    revisions: Mapped[list[ReviewRevision]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="ReviewRevision.id"
+    )
+    sentiment: Mapped[Sentiment | None] = relationship(
+        back_populates="review", cascade="all, delete-orphan"
+    )
+    triage: Mapped[Triage | None] = relationship(
+        back_populates="review", cascade="all, delete-orphan"
+    )
+
+
+class ReviewRevision(Base):
+    """An earlier version of a review, kept when its text, title, rating or reply changed."""
+
+    __tablename__ = "review_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_at: Mapped[datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    seen_from: Mapped[datetime] = mapped_column(doc="first time this version was seen")
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="revisions")
+
+
+class Sentiment(Base):
+    """The classifier's view of a review's current text; re-scored when text or model change."""
+
+    __tablename__ = "sentiment"
+    __table_args__ = (Index("ix_sentiment_label_urgency", "label", "urgency"),)
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    probs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mixed: Mapped[bool] = mapped_column(default=False)
+    aspects: Mapped[list[Any]] = mapped_column(default=list)
+    signals: Mapped[list[Any]] = mapped_column(default=list)
+    urgency: Mapped[int] = mapped_column(Integer, default=0)
+    model_id: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64), doc="the review version that was scored")
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    corrected_label: Mapped[str | None] = mapped_column(String(16))
+    corrected_by: Mapped[str | None] = mapped_column(String(255))
+    corrected_at: Mapped[datetime | None]
+
+    review: Mapped[Review] = relationship(back_populates="sentiment")
+
+
+class Triage(Base):
+    """A review's place in the response queue."""
+
+    __tablename__ = "triage"
+    __table_args__ = (Index("ix_triage_status_due", "status", "due_at"),)
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    assignee: Mapped[str | None] = mapped_column(String(255), index=True)
+    due_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="triage")
+    events: Mapped[list[TriageEvent]] = relationship(
+        cascade="all, delete-orphan", order_by="TriageEvent.id"
+    )
+
+
+class TriageEvent(Base):
+    """Who changed what in the queue and when: the history a support lead audits."""
+
+    __tablename__ = "triage_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("triage.review_id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """The outbox: one row per (rule, review, channel), so nothing is ever sent twice."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule", "review_id", "channel", name="uq_alerts_rule_review_channel"),
+        Index("ix_alerts_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class CrawlRun(Base):
+    """One run of a spider or API client: what it saw, what it stored, and how it went."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (Index("ix_crawl_runs_source_started", "source", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), doc="spider or client name")
+    platform: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(Text, doc="start URL or API target")
+    location_key: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    platform_total: Mapped[int | None] = mapped_column(Integer, doc="review count the site claims")
+    platform_rating: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    error_log: Mapped[list[Any]] = mapped_column(default=list, doc="first error messages")
