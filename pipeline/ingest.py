@@ -68,9 +68,20 @@ def ingest_items(session: Session, items: Iterable[Any], now: datetime | None = 
             log.warning("rejected item %s: %s", _describe(item), exc)
             continue
         clean[(review.platform, review.external_id)] = review  # the last copy in a batch wins
-    batch = list(clean.values())
-    for start in range(0, len(batch), CHUNK):
-        _upsert_chunk(session, batch[start : start + CHUNK], now or utcnow(), result)
+    upsert_reviews(session, list(clean.values()), result, now)
+    return result
+
+
+def upsert_reviews(
+    session: Session,
+    reviews: Sequence[CleanReview],
+    result: IngestResult,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Upsert already validated reviews, adding the new/updated/unchanged counts to ``result``."""
+    unique = list({(r.platform, r.external_id): r for r in reviews}.values())
+    for start in range(0, len(unique), CHUNK):
+        _upsert_chunk(session, unique[start : start + CHUNK], now or utcnow(), result)
     return result
 
 

@@ -1,0 +1,41 @@
+"""Scrapy settings for revmon's spiders: polite by default (robots.txt, AutoThrottle, honest UA).
+
+``revmon crawl`` overrides a few of these from revmon's own settings (user agent, robots, Redis);
+``scrapy crawl`` from the repository root uses them as they are.
+"""
+
+import os
+
+from crawlers.items import ReviewItem  # noqa: F401  (the item contract every spider yields)
+
+BOT_NAME = "revmon"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+USER_AGENT = os.environ.get(
+    "REVMON_USER_AGENT", "revmon/0.1 (+https://github.com/revmon/revmon; review monitoring bot)"
+)
+ROBOTSTXT_OBEY = os.environ.get("REVMON_OBEY_ROBOTS", "true").lower() not in {"0", "false", "no"}
+
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+ITEM_PIPELINES = {"crawlers.pipelines.ReviewStorePipeline": 300}
+# Where the store pipeline writes: None means revmon's configured database (REVMON_DATABASE_URL or
+# the embedded SQLite file). REVMON_STORE=False turns storage off, e.g. for `scrapy crawl -O`.
+REVMON_DATABASE_URL = os.environ.get("REVMON_DATABASE_URL")
+REVMON_STORE = True
+REVMON_BATCH_SIZE = 200
+
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = os.environ.get("REVMON_LOG_LEVEL", "INFO")
