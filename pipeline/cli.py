@@ -65,7 +65,9 @@ class ExportFormat(StrEnum):
 @app.command()
 def export(
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.jsonl,  # noqa: A002
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file; stdout if absent")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file; stdout if absent")
+    ] = None,
 ) -> None:
     """Export every review with its sentiment and triage state as JSON lines or CSV."""
     from pipeline.export import iter_records, write_csv, write_jsonl
@@ -79,6 +81,51 @@ def export(
             with output.open("w", encoding="utf-8", newline="") as out:
                 count = write(iter_records(session), out)
     typer.echo(f"exported {count} reviews", err=True)
+
+
+@app.command()
+def score(
+    batch_size: Annotated[int, typer.Option(min=1, help="texts per model call")] = 64,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Classify reviews that have no sentiment, an older model version, or edited text."""
+    from pipeline.scoring import count_pending
+
+    runtime = runtime_or_exit()
+    classifier = runtime.classifier
+    with runtime.sessions() as session:
+        total = count_pending(session, classifier)
+    result = _score_with_bar(runtime, total, batch_size, progress)
+    typer.echo(
+        f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version}: "
+        f"{result.negative} negative, {result.mixed} mixed"
+    )
+
+
+def _score_with_bar(runtime: Runtime, total: int, batch_size: int, progress: bool):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    from pipeline.scoring import score_pending
+
+    with tqdm(total=total, unit="review", disable=not progress or total == 0) as bar:
+        return score_pending(
+            runtime.sessions, runtime.classifier, batch_size=batch_size, on_progress=bar.update
+        )
+
+
+@app.command()
+def demo(
+    dashboard: Annotated[
+        bool, typer.Option(help="start the dashboard when done; --no-dashboard exits instead")
+    ] = True,
+    port: Annotated[
+        int, typer.Option(help="port of the local demo site (0: any free port)")
+    ] = 8377,
+) -> None:
+    """The whole loop on bundled demo data: serve, crawl, score, triage, alert, then show."""
+    from pipeline.demo import run_demo
+
+    run_demo(settings_or_exit(), port=port, start_dashboard=dashboard)
 
 
 if __name__ == "__main__":

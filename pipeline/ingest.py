@@ -54,7 +54,9 @@ class IngestResult:
         self.error_messages.extend(other.error_messages)
 
 
-def ingest_items(session: Session, items: Iterable[Any], now: datetime | None = None) -> IngestResult:
+def ingest_items(
+    session: Session, items: Iterable[Any], now: datetime | None = None
+) -> IngestResult:
     """Validate and upsert ``items``; return what happened. The caller owns the transaction."""
     result = IngestResult()
     clean: dict[tuple[str, str], CleanReview] = {}
@@ -105,7 +107,8 @@ def _upsert_chunk(
             result.updated += 1
             revisions.append(_revision_of(stored, now))
     rows = [_row(review, existing, now) for review in chunk]
-    session.execute(_upsert_statement(session, rows))
+    # executemany with one cached statement: SQLAlchemy batches it into multi-row INSERTs itself
+    session.connection().execute(_upsert_statement(session), rows)
     if revisions:
         session.add_all(revisions)
         session.flush()
@@ -149,12 +152,12 @@ def _revision_of(stored: Row[Any], now: datetime) -> ReviewRevision:
     )
 
 
-def _upsert_statement(session: Session, rows: list[dict[str, Any]]) -> Any:
+def _upsert_statement(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:
         raise RuntimeError(f"revmon supports SQLite and PostgreSQL, not {dialect}")
-    statement = insert(Review).values(rows)
+    statement = insert(Review.__table__)
     excluded = statement.excluded
     updates = {name: getattr(excluded, name) for name in (*UPDATED_ON_CONFLICT, "changed_at")}
     return statement.on_conflict_do_update(

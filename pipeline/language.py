@@ -17,7 +17,9 @@ MIN_CONFIDENCE = 0.5
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in SUPPORTED]
+    languages = [
+        Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in SUPPORTED
+    ]
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 

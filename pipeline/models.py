@@ -57,7 +57,7 @@ class Base(DeclarativeBase):
 
 
 class Location(Base):
-    """A business, branch or competitor from the config, mirrored here for joins and the dashboard."""
+    """A business, branch or competitor from the config, mirrored for joins and the dashboard."""
 
     __tablename__ = "locations"
 

@@ -10,8 +10,9 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import dateparser
@@ -48,7 +49,7 @@ class CleanReview:
     reply_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """What makes an edit: title, text, rating and reply. Author renames are not edits."""
         payload = json.dumps(
@@ -57,7 +58,8 @@ class CleanReview:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def row(self) -> dict[str, Any]:
-        values = asdict(self)
+        """Column values for ``reviews`` (a shallow copy: ``raw`` is not duplicated)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["content_hash"] = self.content_hash
         return values
 

@@ -1,4 +1,4 @@
-"""``crawl_runs``: one record per spider or client run, so a person can see what each source gave."""
+"""``crawl_runs``: one record per spider or client run: what each source gave, and how it went."""
 
 from __future__ import annotations
 

@@ -1,0 +1,129 @@
+"""Serve the bundled demo pages on 127.0.0.1: a Trustpilot-like site, a 2GIS-like reviews API and
+a Polish café page with schema.org markup."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+DATA = Path(__file__).with_name("data")
+BRANCH = "70000001027654321"
+ROBOTS = "User-agent: *\nDisallow: /private/\n"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path (and optionally a `page` query value) answered by one bundled file."""
+
+    path: str
+    file: str
+    content_type: str
+    page: str = "1"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+ROUTES = (
+    Route("/review/northwind.example", "trustpilot/northwind-page-1.html", "text/html"),
+    Route("/review/northwind.example", "trustpilot/northwind-page-2.html", "text/html", "2"),
+    Route("/review/rivalroasters.example", "trustpilot/rival-page-1.html", "text/html"),
+    Route(f"/2.0/branches/{BRANCH}/reviews", "twogis/branch-page-1.json", "application/json"),
+    Route(f"/2.0/branches/{BRANCH}/reviews", "twogis/branch-page-2.json", "application/json", "2"),
+    Route("/pl/kawiarnie/warszawa-mokotow", "schema_org/warszawa-mokotow.html", "text/html"),
+)
+
+
+def demo_sources(base: str) -> list[dict[str, object]]:
+    """The locations and sources that the demo watches on a server at ``base``."""
+    return [
+        {
+            "key": "northwind-warsaw",
+            "name": "Northwind Coffee Warszawa",
+            "timezone": "Europe/Warsaw",
+            "sources": [
+                {"platform": "trustpilot", "url": f"{base}/review/northwind.example"},
+                {"platform": "schema_org", "url": f"{base}/pl/kawiarnie/warszawa-mokotow"},
+            ],
+        },
+        {
+            "key": "northwind-novosibirsk",
+            "name": "Northwind Coffee Новосибирск",
+            "timezone": "Asia/Novosibirsk",
+            "sources": [
+                {
+                    "platform": "twogis",
+                    "url": f"{base}/2.0/branches/{BRANCH}/reviews?limit=4&sort_by=date_edited"
+                    "&locale=ru_RU&fields=meta.branch_rating,meta.branch_reviews_count,meta.total_count",
+                }
+            ],
+        },
+        {
+            "key": "rival-roasters",
+            "name": "Rival Roasters (competitor)",
+            "timezone": "Europe/London",
+            "is_competitor": True,
+            "sources": [{"platform": "trustpilot", "url": f"{base}/review/rivalroasters.example"}],
+        },
+    ]
+
+
+def find_route(path: str, query: str) -> Route | None:
+    page = parse_qs(query).get("page", ["1"])[0]
+    return next((r for r in ROUTES if r.path == path.rstrip("/") and r.page == page), None)
+
+
+class DemoHandler(BaseHTTPRequestHandler):
+    server_version = "revmon-demo/1"
+
+    def do_GET(self) -> None:  # noqa: N802  (the name http.server calls)
+        parts = urlsplit(self.path)
+        if parts.path == "/robots.txt":
+            self._send(HTTPStatus.OK, "text/plain", ROBOTS.encode())
+            return
+        if parts.path == "/":
+            self._send(HTTPStatus.OK, "text/html", self._index())
+            return
+        route = find_route(parts.path, parts.query)
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found")
+            return
+        body = (DATA / route.file).read_text(encoding="utf-8")
+        body = body.replace("{{BASE}}", self.server.base_url)  # type: ignore[attr-defined]
+        self._send(HTTPStatus.OK, f"{route.content_type}; charset=utf-8", body.encode())
+
+    def _index(self) -> bytes:
+        links = "".join(f'<li><a href="{r.path}?page={r.page}">{r.path}</a></li>' for r in ROUTES)
+        return f"<h1>revmon demo sources</h1><ul>{links}</ul>".encode()
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Quiet: the crawl logs every request already."""
+
+
+class DemoServer:
+    """The demo site in a background thread; use as a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer((host, port), DemoHandler)
+        self.httpd.daemon_threads = True
+        host, port = self.httpd.server_address[:2]
+        self.base_url = f"http://{host}:{port}"
+        self.httpd.base_url = self.base_url  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> DemoServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,158 @@
+"""Scoring runs (``revmon score``): classify reviews whose sentiment is missing or outdated.
+
+A review needs scoring when it has no sentiment row, when its content changed since it was
+scored (content hash), or when the model id or version changed. Work is committed chunk by chunk,
+so an interrupted run resumes where it stopped. A person's corrected label is kept across
+re-scoring: it is what the dashboard shows and what retraining learns from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.models import Review, Sentiment, utcnow
+
+if TYPE_CHECKING:
+    from sentiment import Analysis, SentimentClassifier
+
+LABELS = ("negative", "neutral", "positive")
+CHUNK = 512
+
+
+@dataclass
+class ScoreResult:
+    scored: int = 0
+    negative: int = 0
+    mixed: int = 0
+
+
+def pending_query(model_id: str, version: str) -> Select[Any]:
+    """Reviews without a current score for this model version and this content."""
+    return (
+        select(Review.id)
+        .outerjoin(Sentiment, Sentiment.review_id == Review.id)
+        .where(
+            or_(
+                Sentiment.review_id.is_(None),
+                Sentiment.model_id != model_id,
+                Sentiment.model_version != version,
+                Sentiment.content_hash != Review.content_hash,
+            )
+        )
+    )
+
+
+def count_pending(session: Session, classifier: SentimentClassifier) -> int:
+    query = pending_query(classifier.model_id, classifier.version).subquery()
+    return session.scalar(select(func.count()).select_from(query)) or 0
+
+
+def scoring_text(review: Review) -> str:
+    """What the model reads: the title carries meaning ("Never again") that the body may not."""
+    return ". ".join(part for part in (review.title, review.text) if part)
+
+
+def score_pending(
+    sessions: sessionmaker[Session],
+    classifier: SentimentClassifier,
+    *,
+    batch_size: int = 64,
+    chunk: int = CHUNK,
+    on_progress: Callable[[int], None] | None = None,
+) -> ScoreResult:
+    """Score every pending review, committing each chunk; returns the counts."""
+    result = ScoreResult()
+    for ids in _pending_chunks(sessions, classifier, chunk):
+        with sessions.begin() as session:
+            reviews = session.scalars(select(Review).where(Review.id.in_(ids))).all()
+            analyses = classifier.analyze(
+                [scoring_text(r) for r in reviews], [r.rating for r in reviews], batch_size
+            )
+            for review, analysis in zip(reviews, analyses, strict=True):
+                _store(session, review, analysis, classifier)
+                result.scored += 1
+                result.negative += analysis.label == "negative"
+                result.mixed += analysis.mixed
+        if on_progress:
+            on_progress(len(ids))
+    return result
+
+
+def _pending_chunks(
+    sessions: sessionmaker[Session], classifier: SentimentClassifier, chunk: int
+) -> Iterator[list[int]]:
+    """Pending ids in id order, a chunk at a time; a fresh query each time keeps it resumable."""
+    last_id = 0
+    while True:
+        with sessions() as session:
+            query = pending_query(classifier.model_id, classifier.version)
+            query = query.where(Review.id > last_id).order_by(Review.id).limit(chunk)
+            ids = list(session.scalars(query))
+        if not ids:
+            return
+        yield ids
+        last_id = ids[-1]
+
+
+def _store(
+    session: Session, review: Review, analysis: Analysis, classifier: SentimentClassifier
+) -> None:
+    row = review.sentiment or Sentiment(review_id=review.id)
+    row.label = analysis.label
+    row.score = float(analysis.score)
+    row.probs = {k: float(v) for k, v in analysis.probs.items()}
+    row.mixed = bool(analysis.mixed)
+    row.aspects = list(analysis.aspects)
+    row.signals = list(analysis.signals)
+    row.urgency = int(analysis.urgency)
+    row.model_id = classifier.model_id
+    row.model_version = classifier.version
+    row.content_hash = review.content_hash
+    row.scored_at = utcnow()
+    session.add(row)
+
+
+def correct_label(
+    session: Session, review_id: int, label: str, actor: str, now: datetime | None = None
+) -> None:
+    """A person's correction of the model's label; it wins in the dashboard and feeds retraining."""
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
+    row = session.get(Sentiment, review_id)
+    if row is None:
+        raise LookupError(f"review {review_id} has not been scored yet")
+    row.corrected_label = label
+    row.corrected_by = actor
+    row.corrected_at = now or utcnow()
+
+
+def training_examples(session: Session) -> list[tuple[str, str]]:
+    """Labelled texts from the database for retraining: people's corrections first, then star
+    ratings (1-2 negative, 4-5 positive); 3 stars are ambiguous and left out."""
+    corrected = session.execute(
+        select(Review.title, Review.text, Sentiment.corrected_label)
+        .join(Sentiment, Sentiment.review_id == Review.id)
+        .where(Sentiment.corrected_label.is_not(None))
+    ).all()
+    rated = session.execute(
+        select(Review.title, Review.text, Review.rating)
+        .outerjoin(Sentiment, Sentiment.review_id == Review.id)
+        .where(Review.rating.is_not(None), Review.rating != 3, Sentiment.corrected_label.is_(None))
+    ).all()
+    examples = [(_join(title, text), label) for title, text, label in corrected]
+    examples += [
+        (_join(title, text), "negative" if rating <= 2 else "positive")
+        for title, text, rating in rated
+        if rating <= 2 or rating >= 4
+    ]
+    return [(text, label) for text, label in examples if text.strip()]
+
+
+def _join(title: str | None, text: str) -> str:
+    return ". ".join(part for part in (title, text) if part)
