@@ -22,16 +22,24 @@ from pipeline.models import Review, Sentiment, Triage
 from pipeline.runtime import Runtime, build_runtime
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` if it can be bound, else any free port (0 always means any)."""
-    if preferred:
+def check_port(port: int) -> int:
+    """Fail clearly when the demo port is taken. The port is part of every demo review's link, and
+    the schema.org page gives no review ids, so its ids hash the link: another port on a later
+    run would store those reviews again. ``0`` takes any free port (a one-off run)."""
+    if port:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
             try:
-                probe.bind(("127.0.0.1", preferred))
-                return preferred
+                probe.bind(("127.0.0.1", port))
             except OSError:
-                typer.echo(f"port {preferred} is busy; the demo site takes another one")
-    return 0
+                typer.secho(
+                    f"revmon demo: port {port} is busy; pass --port N and use the same N on "
+                    "every demo run (the demo reviews' links include it)",
+                    err=True,
+                    fg="red",
+                )
+                raise typer.Exit(2) from None
+    return port
 
 
 def demo_settings(settings: Settings, base_url: str) -> Settings:
@@ -42,7 +50,7 @@ def demo_settings(settings: Settings, base_url: str) -> Settings:
 
 
 def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = True) -> None:
-    with DemoServer(port=free_port(port)) as server:
+    with DemoServer(port=check_port(port)) as server:
         typer.echo(f"demo sources served at {server.base_url}/")
         runtime = build_runtime(demo_settings(settings, server.base_url))
         crawl(runtime)

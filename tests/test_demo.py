@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -46,8 +47,15 @@ def export_jsonl(env: dict[str, str]) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+def free_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
 def test_demo_runs_twice_without_duplicates(demo_env: dict[str, str]) -> None:
-    first = revmon(demo_env, "demo", "--no-dashboard", "--port", "0")
+    port = free_port()
+    first = revmon(demo_env, "demo", "--no-dashboard", "--port", port)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "reviews stored:" in first.stdout
     records = export_jsonl(demo_env)
@@ -72,7 +80,7 @@ def test_demo_runs_twice_without_duplicates(demo_env: dict[str, str]) -> None:
     assert len(polish) == 6 and all(1.0 <= rating <= 5.0 for rating in polish.values())
     assert polish["Tomasz"] < polish["Magda"] < polish["Piotr W."] < polish["Marek"] == 5.0
 
-    second = revmon(demo_env, "demo", "--no-dashboard", "--port", "0")
+    second = revmon(demo_env, "demo", "--no-dashboard", "--port", port)
     assert second.returncode == 0, second.stdout + second.stderr
     again = export_jsonl(demo_env)
     assert len(again) == len(records)
@@ -86,3 +94,12 @@ def test_export_csv_has_flat_columns(demo_env: dict[str, str]) -> None:
     assert len(rows) >= 10
     assert {"sentiment.label", "triage.status", "raw"} <= set(rows[0])
     assert all(row["sentiment.label"] for row in rows)
+
+
+def test_demo_refuses_a_busy_port(demo_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = revmon(demo_env, "demo", "--no-dashboard", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 2
+    assert "is busy" in result.stderr and "Traceback" not in result.stderr
