@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TRIAGE_STATUSES = ("new", "in_progress", "responded", "ignored")
-ALERT_STATES = ("pending", "sent", "failed", "dead")
+ALERT_STATES = ("pending", "sending", "sent", "failed", "dead")
 RUN_STATUSES = ("running", "ok", "degraded", "blocked", "failed")
 
 
@@ -196,18 +196,27 @@ class TriageEvent(Base):
 
 
 class Alert(Base):
-    """The outbox: one row per (rule, review, channel), so nothing is ever sent twice."""
+    """The outbox: one row per (rule, review, channel), so nothing is ever sent twice.
+
+    Alerts about no single review (a spike, a digest) have no ``review_id``; for them ``key``
+    (e.g. ``digest:2026-11-24``) is what is unique per (rule, channel). ``lease_until`` is set
+    while a worker is sending, see ``pipeline/alerts.py``.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("rule", "review_id", "channel", name="uq_alerts_rule_review_channel"),
+        UniqueConstraint("rule", "channel", "key", name="uq_alerts_rule_channel_key"),
         Index("ix_alerts_state_next", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule: Mapped[str] = mapped_column(String(64))
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(160), doc="review:ID, or what a spike/digest is about")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="the message, as queued")
+    lease_until: Mapped[datetime | None] = mapped_column(doc="a sender holds it until then")
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
