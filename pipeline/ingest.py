@@ -105,7 +105,7 @@ def _upsert_chunk(
             result.unchanged += 1
         else:
             result.updated += 1
-            revisions.append(_revision_of(stored, now))
+            revisions.append(revision_of(stored, now))
     rows = [_row(review, existing, now) for review in chunk]
     # executemany with one cached statement: SQLAlchemy batches it into multi-row INSERTs itself
     session.connection().execute(_upsert_statement(session), rows)
@@ -138,7 +138,8 @@ def _row(
     return row
 
 
-def _revision_of(stored: Row[Any], now: datetime) -> ReviewRevision:
+def revision_of(stored: Row[Any] | Review, now: datetime) -> ReviewRevision:
+    """The stored version of a review as a revision row, before an edit replaces it."""
     return ReviewRevision(
         review_id=stored.id,
         title=stored.title,
