@@ -7,6 +7,7 @@ they are never shown as a traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from enum import StrEnum
@@ -113,6 +114,58 @@ def _score_with_bar(runtime: Runtime, total: int, batch_size: int, progress: boo
         )
 
 
+sentiment_app = typer.Typer(
+    help="Multilingual review sentiment: classify, evaluate, retrain.", no_args_is_help=True
+)
+app.add_typer(sentiment_app, name="sentiment")
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="HF model name/path or ENCODER::HEAD; default: configured"),
+]
+
+
+@sentiment_app.command("classify")
+def sentiment_classify(
+    model: ModelOption = None, batch_size: Annotated[int, typer.Option(min=1)] = 32
+) -> None:
+    """Read JSON lines {"text": ...} on stdin; write label, score and probs per line, in order."""
+    from sentiment.cli import classify
+
+    classify(model or settings_or_exit().sentiment_model, batch_size)
+
+
+@sentiment_app.command("eval")
+def sentiment_eval(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="labelled JSON lines")],
+    model: ModelOption = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+) -> None:
+    """Print accuracy and per-class F1, overall and per language (text, label, optional lang)."""
+    from sentiment.cli import eval_cmd
+
+    eval_cmd(file, model or settings_or_exit().sentiment_model, batch_size)
+
+
+@sentiment_app.command("train")
+def sentiment_train(
+    extra: Annotated[list[Path], typer.Option("--extra", exists=True, help="more JSONL")] = [],  # noqa: B006
+    use_db: Annotated[bool, typer.Option(help="add corrected labels and rated reviews")] = True,
+) -> None:
+    """Refit the head on the shipped set, people's corrections and star-rated stored reviews."""
+    from pipeline.scoring import training_examples
+    from sentiment.classifier import read_jsonl
+    from sentiment.training import train_head
+
+    runtime = runtime_or_exit()
+    pairs = [(row["text"], row["label"]) for path in extra for row in read_jsonl(path)]
+    if use_db:
+        with runtime.sessions() as session:
+            pairs += training_examples(session)
+    metrics = train_head(pairs, model=runtime.settings.sentiment_model)
+    typer.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
+    typer.echo("the new head is used from the next start; `revmon score` re-scores with it")
+
+
 @app.command()
 def demo(
     dashboard: Annotated[
@@ -126,6 +179,150 @@ def demo(
     from pipeline.demo import run_demo
 
     run_demo(settings_or_exit(), port=port, start_dashboard=dashboard)
+
+
+@app.command()
+def collect(
+    platform: Annotated[str, typer.Argument(help="API client, e.g. google_business, app_store")],
+    target: Annotated[str, typer.Argument(help="e.g. accounts/1/locations/2, pl/987654321")],
+    base_url: Annotated[str | None, typer.Option(help="talk to this host instead")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-O", help="also write JSON lines")
+    ] = None,
+    location: Annotated[str | None, typer.Option(help="location key for the items")] = None,
+    full: Annotated[bool, typer.Option(help="do not stop at already stored reviews")] = False,
+) -> None:
+    """Run one official API client for one target and store its reviews or mentions."""
+    from crawlers.api.collect import collect as run_collect
+    from crawlers.api.errors import ApiError
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = run_collect(
+            settings,
+            platform,
+            target,
+            base_url=base_url,
+            out=output,
+            location_key=location,
+            full=full,
+        )
+    except ApiError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(result.summary())
+    for message in result.error_messages:
+        typer.secho(f"  error: {message}", err=True, fg="yellow")
+    if result.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def reply(
+    review_id: Annotated[int, typer.Argument(help="the review's id in revmon")],
+    text: Annotated[str, typer.Argument(help="the reply, as it will appear publicly")],
+    actor: Annotated[str | None, typer.Option("--as", help="who answers; default: $USER")] = None,
+) -> None:
+    """Post a reply to a review through the platform's API and mark it responded."""
+    import getpass
+
+    from crawlers.api.errors import ApiError
+    from crawlers.api.replies import post_reply
+
+    runtime = runtime_or_exit()
+    try:
+        with runtime.sessions.begin() as session:
+            post_reply(runtime.settings, session, review_id, text, actor or getpass.getuser())
+    except (ApiError, LookupError) as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(f"replied to review {review_id}")
+
+
+@app.command()
+def alerts() -> None:
+    """Queue new negative reviews for triage, evaluate alert rules, deliver due alerts once."""
+    from pipeline.alerts import run_alerts_once
+    from pipeline.notifiers import ChannelConfigError
+
+    runtime = runtime_or_exit()
+    try:
+        report = run_alerts_once(runtime)
+    except ChannelConfigError as exc:
+        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(f"alerts: {report}")
+    for line in report.errors:
+        typer.secho(f"  {line}", err=True, fg="yellow")
+
+
+@app.command()
+def crawl(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="platforms, spider names or location keys; all sources by default"),
+    ] = None,
+    full: Annotated[bool, typer.Option(help="page to the end, past stored reviews")] = False,
+) -> None:
+    """Run the spiders for the configured sources in one Scrapy process and store the reviews."""
+    from crawlers.run import crawl_configured
+
+    runtime = runtime_or_exit()
+    try:
+        lines = crawl_configured(runtime, sources or (), full=full)
+    except ValueError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option(help="run every job once, then exit")] = False,
+) -> None:
+    """The long-running service: crawl, score, triage and alert on the configured schedule."""
+    from pipeline.notifiers import ChannelConfigError
+    from pipeline.service import serve
+
+    runtime = runtime_or_exit()
+    try:
+        serve(runtime, once=once)
+    except ChannelConfigError as exc:
+        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8501,
+    address: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 for all")] = "127.0.0.1",
+) -> None:
+    """Start the Streamlit dashboard (inbox, trends, sources) in the foreground."""
+    from dashboard.launch import run_dashboard
+
+    settings_or_exit()  # a bad config fails here with one line, not inside the browser
+    typer.echo(f"revmon dashboard on http://{address}:{port}")
+    raise typer.Exit(run_dashboard(port, address))
+
+
+user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("hash-password")
+def user_hash_password(
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Print a scrypt hash to paste as a user's password_hash in revmon.toml."""
+    from pipeline.auth import hash_password
+
+    try:
+        typer.echo(hash_password(password))
+    except ValueError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":

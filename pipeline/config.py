@@ -8,11 +8,13 @@ watch; the environment overrides any top-level value and carries the secrets, wh
 from __future__ import annotations
 
 import os
+import re
+from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,12 +73,238 @@ class LocationConfig(BaseModel):
         return value
 
 
+class SlaRule(BaseModel):
+    """A tighter (or looser) deadline for some reviews, e.g. 2 business hours for health/safety.
+
+    A rule matches when the review carries any of ``signals`` or reaches ``min_urgency``; when
+    several match, the earliest deadline wins, so adding a rule can never make a review later.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    signals: list[str] = Field(default_factory=list, description="urgency signals, e.g. health")
+    min_urgency: int | None = Field(default=None, ge=0, le=100)
+    business_hours: float | None = Field(default=None, gt=0, description="within N business hours")
+    hours: float | None = Field(default=None, gt=0, description="within N clock hours, 24/7")
+    respond_by_hour: int | None = Field(default=None, ge=0, le=23, description="next business day")
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> SlaRule:
+        given = [self.business_hours, self.hours, self.respond_by_hour]
+        if sum(v is not None for v in given) != 1:
+            raise ValueError("give exactly one of business_hours, hours, respond_by_hour")
+        if not (self.signals or self.min_urgency is not None):
+            raise ValueError("a rule needs `signals` or `min_urgency` to match anything")
+        return self
+
+
 class SlaConfig(BaseModel):
-    """When a negative review must be answered: by default 10:00 the next business day."""
+    """When a negative review must be answered: by default 10:00 the next business day, in the
+    location's own timezone, skipping weekends and holidays."""
 
     respond_by_hour: int = Field(default=10, ge=0, le=23)
     business_days: list[int] = Field(default=[0, 1, 2, 3, 4], description="Monday is 0")
-    holidays: list[str] = Field(default_factory=list, description="ISO dates")
+    opens: time = Field(default=time(9, 0), description="business hours, for business_hours rules")
+    closes: time = time(18, 0)
+    holidays: list[date] = Field(default_factory=list, description="ISO dates, every location")
+    location_holidays: dict[str, list[date]] = Field(default_factory=dict)
+    rules: list[SlaRule] = Field(default_factory=list)
+
+    @field_validator("business_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= d <= 6 for d in value):
+            raise ValueError("business_days needs at least one weekday number 0 (Mon) .. 6 (Sun)")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _hours_order(self) -> SlaConfig:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes ({self.closes}) must be after opens ({self.opens})")
+        return self
+
+
+class ApiConfig(BaseModel):
+    """Official API clients (``revmon collect``): where they connect and how patiently.
+
+    ``base_urls`` maps a client name (``google_business``, ``app_store``, ``reddit``, ...) to the
+    scheme and host it talks to, e.g. ``REVMON_API__BASE_URLS__MASTODON=https://fosstodon.org``
+    for another Mastodon instance, or a local server in tests.
+    """
+
+    base_urls: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=10, description="tries per request")
+    max_wait_s: float = Field(
+        default=120.0, ge=0, description="longest Retry-After or rate-limit pause obeyed"
+    )
+    max_pages: int = Field(default=50, ge=1, description="pages per call, a guard on cursors")
+
+
+ENV_NAME = r"^REVMON_[A-Z0-9_]+$"
+NAME = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class _Channel(BaseModel):
+    """Where alerts go. Secrets are never in the file: fields ending in ``_env`` name the
+    ``REVMON_*`` environment variable that holds them, read when the notifiers are built."""
+
+    model_config = {"extra": "forbid"}
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+class EmailChannel(_Channel):
+    type: Literal["email"]
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    from_addr: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[str] = Field(min_length=1)
+
+
+class SlackChannel(_Channel):
+    type: Literal["slack"]
+    webhook_url_env: str = Field(pattern=ENV_NAME, description="the incoming-webhook URL")
+
+
+class TelegramChannel(_Channel):
+    type: Literal["telegram"]
+    base_url: str = "https://api.telegram.org"
+    bot_token_env: str = Field(pattern=ENV_NAME)
+    chat_id: str
+
+
+class WebhookChannel(_Channel):
+    type: Literal["webhook"]
+    url: str | None = None
+    url_env: str | None = Field(default=None, pattern=ENV_NAME, description="if the URL is secret")
+    secret_env: str = Field(pattern=ENV_NAME, description="HMAC-SHA256 key")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookChannel:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url, url_env")
+        return self
+
+
+ChannelConfig = Annotated[
+    EmailChannel | SlackChannel | TelegramChannel | WebhookChannel, Field(discriminator="type")
+]
+
+
+class AlertRule(BaseModel):
+    """One review-level rule: every condition given must hold (write two rules for "or")."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=NAME, max_length=64)
+    channels: list[str] = Field(min_length=1)
+    negative: bool = Field(default=False, description="label (or correction) is negative")
+    mixed: bool = Field(default=False, description="negative or mixed")
+    max_rating: float | None = Field(default=None, ge=1, le=5)
+    min_urgency: int | None = Field(default=None, ge=0, le=100)
+    keywords: list[str] = Field(default_factory=list, description="any of, case-insensitive")
+    overdue: bool = Field(default=False, description="its SLA deadline passed unanswered")
+    locations: list[str] = Field(default_factory=list, description="empty: all own locations")
+    include_competitors: bool = False
+    max_age_hours: float = Field(default=72, gt=0, description="older ones stay quiet")
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> AlertRule:
+        conditions = [self.negative, self.mixed, self.max_rating is not None]
+        conditions += [self.min_urgency is not None, bool(self.keywords), self.overdue]
+        if not any(conditions):
+            raise ValueError("a rule needs a condition: negative, mixed, max_rating, ...")
+        return self
+
+
+class SpikeRule(BaseModel):
+    """A location's share of negative reviews in the last window, well above its usual share."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=NAME, max_length=64)
+    channels: list[str] = Field(min_length=1)
+    window_hours: float = Field(default=24, gt=0)
+    baseline_days: float = Field(default=28, gt=0)
+    factor: float = Field(default=2.0, gt=1)
+    min_negatives: int = Field(default=3, ge=1)
+
+
+class DigestConfig(BaseModel):
+    """A daily summary for one recipient (a channel), sent once a day after ``hour``."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=NAME, max_length=64)
+    channels: list[str] = Field(min_length=1)
+    hour: int = Field(default=8, ge=0, le=23)
+    timezone: str = "UTC"
+    locations: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _real_timezone(cls, value: str) -> str:
+        return LocationConfig._real_timezone(value)
+
+
+class RetryConfig(BaseModel):
+    """Backoff for a failing channel: base * 2**(attempt-1), capped; dead after max_attempts."""
+
+    base_seconds: float = Field(default=60, gt=0)
+    max_seconds: float = Field(default=3600, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    lease_seconds: float = Field(default=300, gt=0, description="> any channel timeout")
+
+
+class AlertsConfig(BaseModel):
+    model_config = {"extra": "forbid"}
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    rules: list[AlertRule] = Field(default_factory=list)
+    spikes: list[SpikeRule] = Field(default_factory=list)
+    digests: list[DigestConfig] = Field(default_factory=list)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> AlertsConfig:
+        named = [*self.rules, *self.spikes, *self.digests]
+        names = [r.name for r in named]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"duplicate rule name(s) {', '.join(duplicated)}")
+        for rule in named:
+            unknown = [c for c in rule.channels if c not in self.channels]
+            if unknown:
+                raise ValueError(f"rule {rule.name!r}: unknown channel(s) {', '.join(unknown)}")
+        return self
+
+
+class ServiceConfig(BaseModel):
+    """How often `revmon run` does each job, in minutes."""
+
+    crawl_minutes: float = Field(default=60, gt=0)
+    score_minutes: float = Field(default=5, gt=0)
+    alerts_minutes: float = Field(default=1, gt=0)
+
+
+ROLES = ("viewer", "responder", "admin")
+
+
+class UserConfig(BaseModel):
+    """A dashboard user; ``password_hash`` comes from ``revmon user hash-password``."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # a pasted password never reaches a log
+    username: str = Field(min_length=1, max_length=64)
+    password_hash: str
+    role: Literal["viewer", "responder", "admin"] = "viewer"
+    name: str | None = None
+
+    @field_validator("password_hash")
+    @classmethod
+    def _a_hash_not_a_password(cls, value: str) -> str:
+        if not re.fullmatch(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+", value):
+            raise ValueError(
+                "must be a scrypt hash made by `revmon user hash-password`, never a plain password"
+            )
+        return value
 
 
 class Settings(BaseSettings):
@@ -95,9 +323,19 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     locations: list[LocationConfig] = Field(default_factory=list)
     sla: SlaConfig = Field(default_factory=SlaConfig)
-    alerts: dict[str, Any] = Field(default_factory=dict)
-    users: list[dict[str, Any]] = Field(default_factory=list)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    users: list[UserConfig] = Field(default_factory=list)
     google_access_token: SecretStr | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_refresh_token: SecretStr | None = None
+    google_places_api_key: SecretStr | None = None
+    yelp_api_key: SecretStr | None = None
+    tripadvisor_api_key: SecretStr | None = None
+    vk_access_token: SecretStr | None = None
+    mastodon_access_token: SecretStr | None = None
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @property
     def db_url(self) -> str:

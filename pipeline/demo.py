@@ -8,6 +8,7 @@ with the same pages, so every review keeps its (platform, external_id).
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -16,10 +17,12 @@ from collections import Counter
 import typer
 from sqlalchemy import func, select
 
-from crawlers.demo_site.server import DemoServer, demo_sources
+from crawlers.demo_site.server import WEBHOOK_PATH, DemoServer, demo_sources
 from pipeline.config import Settings
 from pipeline.models import Review, Sentiment, Triage
 from pipeline.runtime import Runtime, build_runtime
+
+DEMO_SECRET_ENV = "REVMON_DEMO_WEBHOOK_SECRET"  # noqa: S105  (a variable name)
 
 
 def check_port(port: int) -> int:
@@ -43,10 +46,26 @@ def check_port(port: int) -> int:
 
 
 def demo_settings(settings: Settings, base_url: str) -> Settings:
-    """The user's settings (database, model) with the demo's locations and sources."""
-    return settings.model_copy(
-        update={"locations": Settings(locations=demo_sources(base_url)).locations}
-    )
+    """The user's settings (database, model) with the demo's locations, sources and one alert
+    rule: negative reviews go to the demo site's signed webhook."""
+    os.environ.setdefault(DEMO_SECRET_ENV, "demo-only-secret")
+    demo = Settings(locations=demo_sources(base_url), alerts=demo_alerts(base_url))
+    return settings.model_copy(update={"locations": demo.locations, "alerts": demo.alerts})
+
+
+def demo_alerts(base_url: str) -> dict[str, object]:
+    return {
+        "channels": {
+            "demo-webhook": {
+                "type": "webhook",
+                "url": base_url + WEBHOOK_PATH,
+                "secret_env": DEMO_SECRET_ENV,
+            }
+        },
+        # the bundled reviews are from early November: let them alert despite their age
+        "rules": [{"name": "negative", "channels": ["demo-webhook"], "negative": True,
+                   "max_age_hours": 24 * 3650}],
+    }  # fmt: skip
 
 
 def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = True) -> None:
@@ -54,8 +73,9 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
         typer.echo(f"demo sources served at {server.base_url}/")
         runtime = build_runtime(demo_settings(settings, server.base_url))
         crawl(runtime)
-    score(runtime)
-    triage_and_alert(runtime)
+        score(runtime)
+        triage_and_alert(runtime)
+        typer.echo(f"the demo webhook received {len(server.received)} alerts in this run")
     summary(runtime)
     if start_dashboard:
         typer.echo("starting the dashboard (Ctrl+C to stop)")
@@ -82,11 +102,10 @@ def score(runtime: Runtime) -> None:
 
 
 def triage_and_alert(runtime: Runtime) -> None:
-    from pipeline.triage import enqueue_new
+    from pipeline.alerts import run_alerts_once
 
-    with runtime.sessions.begin() as session:
-        queued = enqueue_new(session, runtime.settings)
-    typer.echo(f"queued {queued} reviews for a response")
+    report = run_alerts_once(runtime)
+    typer.echo(f"queued {report.triaged} reviews for a response; {report}")
 
 
 def summary(runtime: Runtime) -> None:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -58,6 +59,8 @@ def test_demo_runs_twice_without_duplicates(demo_env: dict[str, str]) -> None:
     first = revmon(demo_env, "demo", "--no-dashboard", "--port", port)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "reviews stored:" in first.stdout
+    delivered = re.search(r"webhook received (\d+) alerts", first.stdout)
+    assert delivered and int(delivered.group(1)) >= 3
     records = export_jsonl(demo_env)
 
     platforms = Counter(r["platform"] for r in records)
@@ -82,6 +85,7 @@ def test_demo_runs_twice_without_duplicates(demo_env: dict[str, str]) -> None:
 
     second = revmon(demo_env, "demo", "--no-dashboard", "--port", port)
     assert second.returncode == 0, second.stdout + second.stderr
+    assert "webhook received 0 alerts" in second.stdout  # never sent twice
     again = export_jsonl(demo_env)
     assert len(again) == len(records)
     assert {(r["platform"], r["external_id"]) for r in again} == set(by_id)

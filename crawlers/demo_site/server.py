@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 DATA = Path(__file__).with_name("data")
 BRANCH = "70000001027654321"
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
+WEBHOOK_PATH = "/hooks/revmon"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,16 @@ class DemoHandler(BaseHTTPRequestHandler):
         body = body.replace("{{BASE}}", self.server.base_url)  # type: ignore[attr-defined]
         self._send(HTTPStatus.OK, f"{route.content_type}; charset=utf-8", body.encode())
 
+    def do_POST(self) -> None:  # noqa: N802
+        """The demo's alert webhook: keep what arrives so the demo can show it was delivered."""
+        if urlsplit(self.path).path != WEBHOOK_PATH:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        self.server.received.append((dict(self.headers), body))  # type: ignore[attr-defined]
+        self._send(HTTPStatus.OK, "application/json", b'{"ok": true}')
+
     def _index(self) -> bytes:
         links = "".join(f'<li><a href="{r.path}?page={r.page}">{r.path}</a></li>' for r in ROUTES)
         return f"<h1>revmon demo sources</h1><ul>{links}</ul>".encode()
@@ -118,7 +129,13 @@ class DemoServer:
         host, port = self.httpd.server_address[:2]
         self.base_url = f"http://{host}:{port}"
         self.httpd.base_url = self.base_url  # type: ignore[attr-defined]
+        self.httpd.received = []  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def received(self) -> list[tuple[dict[str, str], bytes]]:
+        """Webhook deliveries so far: (headers, body)."""
+        return self.httpd.received  # type: ignore[attr-defined]
 
     def __enter__(self) -> DemoServer:
         self.thread.start()
