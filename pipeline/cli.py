@@ -270,12 +270,13 @@ def crawl(
 
     runtime = runtime_or_exit()
     try:
-        lines = crawl_configured(runtime, sources or (), full=full)
+        summary = crawl_configured(runtime, sources or (), full=full)
     except ValueError as exc:
         typer.secho(f"revmon: {exc}", err=True, fg="red")
         raise typer.Exit(2) from None
-    for line in lines:
-        typer.echo(line)
+    typer.echo("\n".join(summary.lines))
+    if summary.troubled:  # a failed or blocked source: exit 1, so cron and the service notice
+        raise typer.Exit(1)
 
 
 @app.command()

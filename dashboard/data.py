@@ -1,0 +1,157 @@
+"""The dashboard's access to revmon: one cached runtime, cached query results, and the actions.
+
+Pages call these and hold UI only. Reads go through ``st.cache_data`` with a short TTL (the crawler
+writes in the background); every action commits in its own transaction and then clears the cached
+reads, so the person who acted sees the result at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from pipeline import queries
+from pipeline.queries import Filters
+from pipeline.runtime import Runtime, build_runtime
+
+INBOX_TTL = 30
+TRENDS_TTL = 300
+
+
+def runtime() -> Runtime:
+    """The process-wide runtime for the configured database."""
+    return _runtime(os.environ.get("REVMON_DATABASE_URL"), os.environ.get("REVMON_CONFIG"))
+
+
+@st.cache_resource(show_spinner=False)
+def _runtime(database_url: str | None, config: str | None) -> Runtime:
+    """Keyed by where the data comes from, so a changed environment gets its own engine."""
+    return build_runtime()
+
+
+def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with runtime().sessions() as session:
+        return function(session, *args, **kwargs)
+
+
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def inbox(filters: Filters, limit: int, offset: int) -> queries.InboxPage:
+    return _read(queries.inbox, filters, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def inbox_item(review_id: int) -> queries.InboxItem | None:
+    return _read(queries.inbox_item, review_id)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def filter_options() -> queries.FilterOptions:
+    return _read(queries.filter_options)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def summary(filters: Filters) -> queries.Stats:
+    return _read(queries.summary, filters)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def trend(filters: Filters, granularity: str) -> list[queries.Stats]:
+    return _read(queries.trend, filters, granularity)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def aspect_trend(filters: Filters, granularity: str) -> list[queries.AspectCount]:
+    return _read(queries.aspect_trend, filters, granularity)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def breakdown(filters: Filters, by: str) -> list[queries.Stats]:
+    return _read(queries.breakdown, filters, by)
+
+
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def source_status() -> list[queries.SourceStatus]:
+    return _read(queries.source_status)
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+
+
+def act(action: Callable[[Session], str | None]) -> Outcome:
+    """Run ``action`` in one transaction; a refusal (bad input, unknown review, unsupported
+    platform) comes back as a message for the person, never as a traceback."""
+    try:
+        with runtime().sessions.begin() as session:
+            message = action(session) or "Saved."
+    except (ValueError, LookupError, RuntimeError) as exc:
+        return Outcome(False, str(exc))
+    st.cache_data.clear()
+    return Outcome(True, message)
+
+
+def set_status(review_id: int, status: str, actor: str) -> Outcome:
+    from pipeline import triage
+
+    return act(lambda s: triage.set_status(s, review_id, status, actor))
+
+
+def assign(review_id: int, assignee: str | None, actor: str) -> Outcome:
+    from pipeline import triage
+
+    return act(lambda s: triage.assign(s, review_id, assignee, actor))
+
+
+def add_note(review_id: int, note: str, actor: str) -> Outcome:
+    from pipeline import triage
+
+    return act(lambda s: triage.add_note(s, review_id, note, actor))
+
+
+def correct_label(review_id: int, label: str, actor: str) -> Outcome:
+    from pipeline import scoring
+
+    return act(lambda s: scoring.correct_label(s, review_id, label, actor))
+
+
+def mark_responded(review_id: int, actor: str) -> Outcome:
+    from pipeline import triage
+
+    return act(lambda s: triage.mark_responded(s, review_id, datetime.now(UTC), actor))
+
+
+def supports_reply(platform: str) -> bool:
+    """Whether revmon can post a reply on ``platform`` (False until the reply API exists)."""
+    try:
+        from crawlers.api.replies import supports_reply as supported
+    except ImportError:
+        return False
+    return bool(supported(platform))
+
+
+def post_reply(review_id: int, text: str, actor: str) -> Outcome:
+    """Post on the platform; its refusal (auth, too long, rejected, network) is a message."""
+    from crawlers.api import replies
+    from crawlers.api.errors import ApiError
+
+    settings = runtime().settings
+
+    def _post(session: Session) -> str:
+        replies.post_reply(settings, session, review_id, text, actor)
+        return "Reply posted."
+
+    try:
+        return act(_post)
+    except ApiError as exc:
+        return Outcome(False, f"The reply was not posted: {exc}")

@@ -1,0 +1,127 @@
+"""A real browser against the running dashboard: headless Chromium loads the inbox of a seeded
+database, a screenshot is taken, and review text carrying HTML and JavaScript stays inert."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from dashboard.launch import streamlit_command
+from pipeline.db import make_engine, migrate
+from tests.seed_dashboard import XSS, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--window-size=1600,1200",
+)  # fmt: skip
+START_TIMEOUT = 60
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer at {url} within {START_TIMEOUT} s")
+
+
+@pytest.fixture
+def dashboard_url(tmp_path):
+    url_db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    engine = make_engine(url_db)
+    migrate(engine)
+    with Session(engine) as session:
+        seed(session, datetime.now(UTC))
+        session.commit()
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "REVMON_DATABASE_URL": url_db}
+    env.pop("REVMON_CONFIG", None)
+    log = (tmp_path / "streamlit.log").open("wb")
+    process = subprocess.Popen(
+        streamlit_command(port), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_inbox_in_a_real_browser(dashboard_url, browser, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(dashboard_url)
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    expected = ("Inbox", "Overdue", "Waited an hour and the staff were rude.", XSS, "Review #")
+    try:
+        WebDriverWait(browser, START_TIMEOUT).until(lambda _: all(e in body() for e in expected))
+    except TimeoutException:
+        pytest.fail(f"the inbox did not render; the page shows: {body()[:2000]!r}")
+    time.sleep(1)  # let the last elements paint before the screenshot
+    shot = tmp_path / "inbox.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    if os.environ.get("REVMON_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["REVMON_SCREENSHOT_DIR"]) / "inbox.png")
+
+    text = body()
+    assert "Inbox" in text and "Overdue" in text
+    assert XSS in text  # the hostile review shows as its literal characters
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert  # noqa: B018 (the property raises when no alert fired)
+    assert browser.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
+    scripts = browser.find_elements(By.TAG_NAME, "script")
+    assert not any("alert(1)" in (s.get_attribute("innerHTML") or "") for s in scripts)
