@@ -28,12 +28,27 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Retries wait 1, 2, 4 s.. (or the server's Retry-After); captcha pages count as blocked.
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawlers.middlewares.BackoffRetryMiddleware": 550,
+    "crawlers.middlewares.BlockedPageMiddleware": 650,  # before redirects: sees /showcaptcha 302s
+}
+REVMON_RETRY_BACKOFF_BASE = 1.0
+REVMON_RETRY_BACKOFF_MAX = 60.0
+REVMON_RETRY_AFTER_MAX = 600.0
 
 ITEM_PIPELINES = {"crawlers.pipelines.ReviewStorePipeline": 300}
 # Where the store pipeline writes: None means revmon's configured database (REVMON_DATABASE_URL or
 # the embedded SQLite file). REVMON_STORE=False turns storage off, e.g. for `scrapy crawl -O`.
 REVMON_DATABASE_URL = os.environ.get("REVMON_DATABASE_URL")
 REVMON_STORE = True
+
+# Distributed mode: with a Redis URL, processes on several machines share queue and dupefilter.
+REVMON_REDIS_URL = os.environ.get("REVMON_REDIS_URL")
+# A page fetched by any process is not fetched again for this long (keep it < crawl interval).
+REVMON_REDIS_DEDUP_SECONDS = float(os.environ.get("REVMON_REDIS_DEDUP_SECONDS", "3600"))
+ADDONS = {"crawlers.distributed.DistributedAddon": 0}
 REVMON_BATCH_SIZE = 200
 
 FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,90 @@
+"""Distributed mode against the real Redis: two crawler processes share one queue and dupefilter.
+
+An Otzovik-like list page links to 24 slow review pages. Two `scrapy crawl otzovik` processes
+with REVMON_REDIS_URL start together on the same job: both fetch review pages, no page is fetched
+twice, and every review is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.sitesupport import FAST, FIXTURES, REPO, Reply, SiteServer, fresh_database, stored
+
+REDIS_URL = os.environ.get("REVMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+LIST = "/reviews/northwind_coffee/"
+REVIEWS = 24
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    yield client
+    for key in client.scan_iter("revmon:otzovik:*"):
+        client.delete(key)
+    client.close()
+
+
+def list_page() -> str:
+    links = "".join(
+        f'<div class="item"><a class="review-title" href="/review_{9000 + n}.html">R{n}</a></div>'
+        for n in range(REVIEWS)
+    )
+    return f'<html lang="ru"><body><div class="review-list-chunk">{links}</div></body></html>'
+
+
+def review_page(number: int) -> bytes:
+    template = (FIXTURES / "otzovik" / "review_15234567.html").read_text(encoding="utf-8")
+    return template.replace("kofeman77", f"user{number}").encode("utf-8")
+
+
+def start_crawler(site: SiteServer, db: str, out: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "scrapy", "crawl", "otzovik", "-a", f"url={site.url(LIST)}",
+               "-O", str(out)]  # fmt: skip
+    for name, value in {**FAST, "REVMON_REDIS_START_GRACE": "2"}.items():
+        command += ["-s", f"{name}={value}"]
+    env = {**os.environ, "REVMON_DATABASE_URL": db, "REVMON_REDIS_URL": REDIS_URL}
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+@pytest.fixture
+def crawl_db(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url) as url:  # machines share PostgreSQL, not a SQLite file
+        yield url
+
+
+def test_two_processes_share_one_queue(
+    tmp_path: Path, redis_client: redis.Redis, crawl_db: str
+) -> None:
+    db = crawl_db
+    with SiteServer() as site:
+        site.route(LIST, Reply(body=list_page(), delay=0.3))
+        for n in range(REVIEWS):
+            site.route(f"/review_{9000 + n}.html", Reply(body=review_page(n), delay=0.4))
+        crawlers = [start_crawler(site, db, tmp_path / f"out{i}.jsonl") for i in range(2)]
+        logs = [proc.communicate(timeout=120)[0] for proc in crawlers]
+        assert [proc.returncode for proc in crawlers] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+        pages = [path for path in site.fetched() if path != "/robots.txt"]
+
+    assert sorted(pages) == sorted([LIST] + [f"/review_{9000 + n}.html" for n in range(REVIEWS)])
+    assert all("distributed crawl: sharing revmon:otzovik:-:" in log for log in logs)
+    runs = stored(db).runs
+    assert len(runs) == 2 and all(run["items"] > 0 for run in runs)  # both took pages
+    assert sum(run["items"] for run in runs) == REVIEWS
+    assert len(stored(db).reviews) == REVIEWS
+    assert redis_client.zcard(next(iter(redis_client.scan_iter("revmon:otzovik:*:seen")))) == (
+        REVIEWS + 1
+    )

@@ -1,0 +1,97 @@
+"""The real `scrapy crawl otzovik`: list pages -> review pages (microdata, pros and cons).
+
+List page 1 has two reviews (one page in windows-1251) and a next page; list page 2 has a review
+without a body and one whose page is a captcha (blocked, not stored as empty). A re-crawl stops
+at list page 1, whose reviews are all stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.sitesupport import HTML, Reply, SiteServer, scrapy_crawl, stored, without_raw
+
+LIST1 = "/reviews/northwind_coffee/"
+LIST2 = "/reviews/northwind_coffee/2/"
+CP1251 = "text/html; charset=windows-1251"
+
+
+def expected(base: str) -> list[dict]:
+    def review(id_: str, **fields: object) -> dict:
+        return {
+            "platform": "otzovik",
+            "external_id": id_,
+            "url": f"{base}/review_{id_}.html",
+            "kind": "review",
+            "location_key": None,
+            "language": None,  # detected by the pipeline
+            "reply_text": None,
+            "reply_at": None,
+            **fields,
+        }
+
+    return [
+        review(
+            "15234567",
+            author="kofeman77",
+            rating=5.0,
+            title="Лучшая кофейня на Тверской",
+            text="Захожу каждое утро перед работой. Бариста помнят мой заказ.\n"
+            "Рекомендую раф с лавандой.\n"
+            "Достоинства: вкусный кофе, быстрое обслуживание\nНедостатки: мало розеток",
+            published_at="2024-03-14T09:15:00+03:00",
+        ),
+        review(
+            "15230001",
+            author="Olga_S",
+            rating=2.0,
+            title="Дорого и шумно",
+            text="Цены выше среднего по району, а в обед не найти свободного столика.\n"
+            "Достоинства: интерьер\nНедостатки: цены, шум, очередь",
+            published_at="2024-03-01T00:00:00+03:00",
+        ),
+        review(
+            "15200002",
+            author="anon_1985",
+            rating=3.0,
+            title="Нормально",
+            text="Достоинства: рядом с метро\nНедостатки: нет",
+            published_at="2024-01-05T00:00:00+03:00",
+        ),
+    ]
+
+
+def serve(site: SiteServer) -> None:
+    site.page(LIST1, "otzovik/list1.html")
+    site.page(LIST2, "otzovik/list2.html")
+    site.page("/review_15234567.html", "otzovik/review_15234567.html")
+    site.page("/review_15230001.html", "otzovik/review_15230001.html", content_type=CP1251)
+    site.page("/review_15200002.html", "otzovik/review_15200002.html")
+    site.route(
+        "/review_15100003.html", Reply(file="common/otzovik_captcha.html", content_type=HTML)
+    )
+
+
+def test_list_and_review_pages_with_a_captcha(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    with SiteServer() as site:
+        serve(site)
+        first = scrapy_crawl("otzovik", site.url(LIST1), db, tmp_path / "first.jsonl")
+        assert first.returncode == 0, first.log[-3000:]
+        assert sorted(site.fetched()) == sorted(
+            ["/robots.txt", LIST1, LIST2, "/review_15234567.html", "/review_15230001.html",
+             "/review_15200002.html", "/review_15100003.html"]
+        )  # fmt: skip
+        items = sorted(without_raw(first.items), key=lambda i: i["external_id"], reverse=True)
+        assert items == expected(site.base)
+
+        state = stored(db)
+        assert {r["language"] for r in state.reviews.values()} == {"ru"}
+        [run] = state.runs
+        assert (run["items"], run["errors"], run["status"]) == (3, 1, "blocked")
+        assert (run["platform_total"], run["platform_rating"]) == (37, 4.2)
+
+        second = scrapy_crawl("otzovik", site.url(LIST1), db, tmp_path / "second.jsonl")
+        assert second.returncode == 0, second.log[-3000:]
+        assert site.count(LIST1) == 2 and site.count(LIST2) == 1  # caught up on list page 1
+        assert len(stored(db).reviews) == 3

@@ -1,0 +1,123 @@
+"""The real `scrapy crawl twogis` against saved 2GIS reviews API responses on a local server.
+
+Page 1: a review with an official answer, one without text, an edited one, and one hidden by
+moderation (skipped); page 2: flamp and Ukrainian reviews; page 3: empty, without next_link.
+Dates keep the branch's +07:00 offset. A re-crawl stops at page 1 and stores no duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.sitesupport import JSON, SiteServer, scrapy_crawl, stored, without_raw
+
+BRANCH = "70000001027654321"
+START = (
+    f"/2.0/branches/{BRANCH}/reviews?limit=50&sort_by=date_edited&locale=ru_RU"
+    "&fields=meta.branch_rating,meta.branch_reviews_count,meta.total_count"
+)
+PAGE2 = (
+    f"/2.0/branches/{BRANCH}/reviews?limit=3&sort_by=date_edited&locale=ru_RU"
+    "&offset_date=2024-02-27T09%3A15%3A00%2B07%3A00"
+)
+PAGE3 = (
+    f"/2.0/branches/{BRANCH}/reviews?limit=3&sort_by=date_edited&locale=ru_RU"
+    "&offset_date=2024-01-15T00%3A00%3A00%2B07%3A00"
+)
+PUBLIC = f"https://2gis.ru/firm/{BRANCH}/tab/reviews"
+
+
+def review(id_: str, **fields: object) -> dict:
+    return {
+        "platform": "twogis",
+        "external_id": id_,
+        "url": PUBLIC,
+        "kind": "review",
+        "location_key": "northwind-nsk",
+        "title": None,
+        "language": None,  # 2GIS does not say; the pipeline detects it
+        "reply_text": None,
+        "reply_at": None,
+        **fields,
+    }
+
+
+EXPECTED = [
+    review(
+        "129876543",
+        author="Анна",
+        rating=5.0,
+        text="Лучший раф в городе! Бариста Дима — молодец.\nПриду ещё.",
+        published_at="2024-03-05T19:42:11.123456+07:00",
+        reply_text="Анна, спасибо! Передадим Диме.",
+        reply_at="2024-03-06T10:01:00+07:00",
+    ),
+    review(
+        "129870001",
+        author="Пользователь",
+        rating=2.0,
+        text="",
+        published_at="2024-03-01T23:30:00+07:00",
+    ),
+    review(
+        "129861234",
+        author="Игорь К.",
+        rating=3.0,
+        text="Хамство на кассе, ждал заказ 25 минут. UPD: управляющая перезвонила и извинилась, "
+        "ставлю тройку.",
+        published_at="2024-02-27T09:15:00+07:00",
+        reply_text="Игорь, ещё раз приносим извинения.",
+        reply_at="2024-02-28T08:00:00+07:00",
+    ),
+    review(
+        "129850002",
+        author="Mark",
+        rating=5.0,
+        text="Great flat white, friendly staff who speak English. Wi-Fi password on the receipt.",
+        published_at="2024-01-20T14:05:00+07:00",
+    ),
+    review(
+        "129840003",
+        author="Олена",
+        rating=4.0,
+        text="Кава смачна, але дорого. Персонал привітний, проте чекати довелося довго.",
+        published_at="2024-01-15T00:00:00+07:00",
+    ),
+]
+
+
+def test_crawl_follows_next_link_keeps_offsets_and_recrawls_incrementally(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    with SiteServer() as site:
+        site.page(START, "twogis/page1.json", content_type=JSON)
+        site.page(PAGE2, "twogis/page2.json", content_type=JSON)
+        site.page(PAGE3, "twogis/page3_empty.json", content_type=JSON)
+        args = (f"target={BRANCH}", f"base_url={site.base}", "location=northwind-nsk")
+
+        first = scrapy_crawl("twogis", None, db, tmp_path / "first.jsonl", args=args)
+        assert first.returncode == 0, first.log[-3000:]
+        assert site.fetched() == ["/robots.txt", START, PAGE2, PAGE3]
+        assert without_raw(first.items) == EXPECTED
+        assert first.items[0]["raw"]["provider"] == "2gis"
+        assert first.items[3]["raw"]["provider"] == "flamp"
+        assert first.items[2]["raw"]["date_edited"] == "2024-03-02T12:00:00+07:00"
+
+        state = stored(db)
+        assert set(state.reviews) == {item["external_id"] for item in EXPECTED}  # hidden skipped
+        anna = state.reviews["129876543"]
+        assert anna["published_at"] == datetime(2024, 3, 5, 12, 42, 11, 123456, tzinfo=UTC)
+        assert anna["reply_at"] == datetime(2024, 3, 6, 3, 1, tzinfo=UTC)
+        assert state.reviews["129840003"]["language"] == "uk"
+        assert state.reviews["129850002"]["language"] == "en"
+        [run] = state.runs
+        assert (run["items"], run["new"], run["errors"], run["status"]) == (5, 5, 0, "ok")
+        assert (run["platform_total"], run["platform_rating"]) == (312, 4.6)
+        assert run["target"].startswith(site.base + START.split("?")[0])
+
+        second = scrapy_crawl("twogis", None, db, tmp_path / "second.jsonl", args=args)
+        assert second.returncode == 0, second.log[-3000:]
+        assert site.count(START) == 2 and site.count(PAGE2) == 1  # caught up on page 1
+        state = stored(db)
+        assert len(state.reviews) == 5 and state.revisions == []
+        assert (state.runs[-1]["items"], state.runs[-1]["new"]) == (3, 0)
