@@ -258,6 +258,7 @@ def convert(src: Path, dest: Path, tokenizer_json: Path | None = None) -> Path:
             (tmp / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(header)))
         meta = {"source": Path(src).name, "converter": CONVERTER_VERSION, **asdict(header)}
         (tmp / "revmon_conversion.json").write_text(json.dumps(meta, indent=2))
+        _readable(tmp)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
@@ -265,6 +266,13 @@ def convert(src: Path, dest: Path, tokenizer_json: Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _readable(folder: Path) -> None:
+    """mkdtemp makes 0700 folders; a model cache shared by a service user needs 0755/0644."""
+    folder.chmod(0o755)
+    for f in folder.iterdir():
+        f.chmod(0o644)
 
 
 def _tokenizer_config(h: E5Header) -> dict:

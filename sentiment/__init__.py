@@ -1,0 +1,19 @@
+"""Multilingual review sentiment, rating rules, aspects and urgency (imports nothing of revmon)."""
+
+from sentiment.classifier import (
+    Analysis,
+    Prediction,
+    SentimentClassifier,
+    load_classifier,
+)
+from sentiment.head import LABELS
+from sentiment.training import train_head
+
+__all__ = [
+    "LABELS",
+    "Analysis",
+    "Prediction",
+    "SentimentClassifier",
+    "load_classifier",
+    "train_head",
+]

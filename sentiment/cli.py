@@ -1,0 +1,59 @@
+"""``revmon sentiment ...``: classify JSON lines, evaluate on a labelled file, retrain the head.
+
+The lead mounts ``app`` under the main Typer app; every command also works standalone with
+``python -m sentiment.cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from sentiment.classifier import load_classifier, read_jsonl
+from sentiment.training import evaluate, format_table, train_head
+
+app = typer.Typer(help="Multilingual review sentiment: classify, evaluate, retrain.")
+
+ModelOpt = typer.Option(
+    None, "--model", help="HF model name/path or ENCODER::HEAD; default bundled"
+)
+
+
+@app.command()
+def classify(model: str | None = ModelOpt, batch_size: int = typer.Option(32, min=1)) -> None:
+    """Read JSON lines {"text": ...} on stdin; write label, score, probs per line, in order."""
+    rows = [json.loads(line) for line in sys.stdin if line.strip()]
+    clf = load_classifier(model)
+    for pred in clf.predict([str(r.get("text") or "") for r in rows], batch_size):
+        out = {"label": pred.label, "score": pred.score, "probs": pred.probs}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+@app.command("eval")
+def eval_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="labelled JSON lines"),
+    model: str | None = ModelOpt,
+    batch_size: int = typer.Option(32, min=1),
+) -> None:
+    """Print accuracy and per-class F1, overall and per language, as a Markdown table."""
+    clf = load_classifier(model)
+    typer.echo(f"model: {clf.model_id}  version: {clf.version}")
+    typer.echo(format_table(evaluate(clf, read_jsonl(file), batch_size)))
+
+
+@app.command()
+def train(
+    extra: list[Path] = typer.Option([], "--extra", exists=True, help="more labelled JSONL"),
+    out: Path | None = typer.Option(None, "--out", help="head file (default: user cache)"),
+    model: str | None = ModelOpt,
+) -> None:
+    """Refit the head on the shipped set plus --extra files (saved where the loader finds it)."""
+    pairs = [(r["text"], r["label"]) for f in extra for r in read_jsonl(f)]
+    typer.echo(json.dumps(train_head(pairs, out=out, model=model), indent=2))
+
+
+if __name__ == "__main__":
+    app()

