@@ -19,19 +19,17 @@ import json
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from pipeline import queries
-from pipeline.db import make_engine, migrate
+from pipeline.db import make_engine, migrate, scratch_postgres
 from pipeline.models import Location
 from pipeline.queries import Filters
 
@@ -213,14 +211,6 @@ def bench(name: str, engine: Engine, n: int, load: Callable[[Engine, int], None]
     print(f"inbox page load (first page + count): {page * 1000:.0f} ms with indexes")
 
 
-def throwaway_postgres(url: str) -> tuple[Engine, str]:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"revmon_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return admin, make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -234,16 +224,10 @@ def main() -> None:
         engine.dispose()
     if args.no_postgres:
         return
-    admin, url = throwaway_postgres(args.postgres)
-    try:
+    with scratch_postgres(args.postgres, "revmon_bench") as url:
         engine = make_engine(url)
         bench("PostgreSQL", engine, args.rows, load_postgres)
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            name = make_url(url).database
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

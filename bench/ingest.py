@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from crawlers.items import ReviewItem
-from pipeline.db import make_engine, migrate
+from pipeline.db import make_engine, migrate, scratch_postgres
 from pipeline.ingest import IngestResult, upsert_reviews
 from pipeline.models import Review
 from pipeline.normalize import CleanReview, normalize
@@ -102,20 +100,6 @@ def run(name: str, engine: Engine, reviews: list[CleanReview]) -> None:
     print(f"  ratio batched / per-row: {fast / slow:.1f}x")
 
 
-def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"revmon_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -128,13 +112,10 @@ def main() -> None:
         run("SQLite", engine, reviews)
         engine.dispose()
     if not args.no_postgres:
-        url, drop = postgres_database(args.postgres)
-        try:
+        with scratch_postgres(args.postgres, "revmon_bench") as url:
             engine = make_engine(url)
             run("PostgreSQL", engine, reviews)
             engine.dispose()
-        finally:
-            drop()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,6 +61,24 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
+
+
+@contextmanager
+def scratch_postgres(server_url: str, prefix: str = "revmon_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``server_url``'s server, dropped on exit.
+
+    For tests and benchmarks that commit rows and must neither see nor leave anyone else's: the
+    URL's own database is only used to issue CREATE/DROP DATABASE."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -8,15 +8,13 @@ point elsewhere, or to `skip` to run SQLite only.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.db import make_engine, migrate
+from pipeline.db import make_engine, migrate, scratch_postgres
 
 POSTGRES_URL = os.environ.get(
     "REVMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -25,20 +23,11 @@ POSTGRES_URL = os.environ.get(
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
     if POSTGRES_URL == "skip":
         pytest.skip("REVMON_TEST_POSTGRES_URL=skip")
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"revmon_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(POSTGRES_URL, "revmon_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -234,22 +233,10 @@ def fresh_database(postgres_url: str) -> Iterator[str]:
     Crawls commit their rows, so they must not share the session's test database (other tests
     count rows there).
     """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from pipeline.db import make_engine, migrate, scratch_postgres
 
-    from pipeline.db import make_engine, migrate
-
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"revmon_crawl_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(postgres_url, "revmon_crawl") as url:
         engine = make_engine(url)
         migrate(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
