@@ -50,7 +50,10 @@ def demo_settings(settings: Settings, base_url: str) -> Settings:
     rule: negative reviews go to the demo site's signed webhook."""
     os.environ.setdefault(DEMO_SECRET_ENV, "demo-only-secret")
     demo = Settings(locations=demo_sources(base_url), alerts=demo_alerts(base_url))
-    return settings.model_copy(update={"locations": demo.locations, "alerts": demo.alerts})
+    update: dict[str, object] = {"locations": demo.locations, "alerts": demo.alerts}
+    if "log_level" not in settings.model_fields_set:
+        update["log_level"] = "WARNING"  # the demo tells its own story; REVMON_LOG_LEVEL for more
+    return settings.model_copy(update=update)
 
 
 def demo_alerts(base_url: str) -> dict[str, object]:
@@ -85,11 +88,11 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
 
 
 def crawl(runtime: Runtime) -> None:
-    from crawlers.run import jobs_for, run_spiders
+    from crawlers.run import crawl_configured
 
-    jobs = jobs_for(runtime.settings)
-    typer.echo(f"crawling {len(jobs)} sources")
-    run_spiders(runtime.settings, jobs)
+    typer.echo(f"crawling {sum(len(loc.sources) for loc in runtime.settings.locations)} sources")
+    for line in crawl_configured(runtime).lines:
+        typer.echo(f"  {line}")
 
 
 def score(runtime: Runtime) -> None:
