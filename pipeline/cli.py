@@ -1,6 +1,7 @@
 """The ``revmon`` command line (Typer). Each command wires a runtime and calls one module.
 
-Commands: init, crawl, demo, score, export, dashboard (and those other modules register below).
+Commands follow the data: init, crawl, collect, score, alerts, run, dashboard, reply; then demo,
+export, and the `sentiment` and `user` groups. Each body is small: the work lives in its module.
 Errors a user can fix (a bad config, a missing token) are printed as one clear line and exit 2;
 they are never shown as a traceback.
 """
@@ -47,6 +48,8 @@ def settings_or_exit() -> Settings:
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
     settings = settings or settings_or_exit()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
     return build_runtime(settings)
 
 
@@ -61,6 +64,174 @@ def init() -> None:
 class ExportFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
+
+
+@app.command()
+def crawl(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="platforms, spider names or location keys; all sources by default"),
+    ] = None,
+    full: Annotated[bool, typer.Option(help="page to the end, past stored reviews")] = False,
+) -> None:
+    """Run the spiders for the configured sources in one Scrapy process and store the reviews."""
+    from crawlers.run import crawl_configured
+
+    runtime = runtime_or_exit()
+    try:
+        summary = crawl_configured(runtime, sources or (), full=full)
+    except ValueError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo("\n".join(summary.lines))
+    if summary.troubled:  # a failed or blocked source: exit 1, so cron and the service notice
+        raise typer.Exit(1)
+
+
+@app.command()
+def collect(
+    platform: Annotated[str, typer.Argument(help="API client, e.g. google_business, app_store")],
+    target: Annotated[str, typer.Argument(help="e.g. accounts/1/locations/2, pl/987654321")],
+    base_url: Annotated[str | None, typer.Option(help="talk to this host instead")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-O", help="also write JSON lines")
+    ] = None,
+    location: Annotated[str | None, typer.Option(help="location key for the items")] = None,
+    full: Annotated[bool, typer.Option(help="do not stop at already stored reviews")] = False,
+) -> None:
+    """Run one official API client for one target and store its reviews or mentions."""
+    from crawlers.api.collect import collect as run_collect
+    from crawlers.api.errors import ApiError
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
+    try:
+        result = run_collect(
+            settings,
+            platform,
+            target,
+            base_url=base_url,
+            out=output,
+            location_key=location,
+            full=full,
+        )
+    except ApiError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(result.summary())
+    for message in result.error_messages:
+        typer.secho(f"  error: {message}", err=True, fg="yellow")
+    if result.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def score(
+    batch_size: Annotated[int, typer.Option(min=1, help="texts per model call")] = 64,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Classify reviews that have no sentiment, an older model version, or edited text."""
+    from tqdm import tqdm
+
+    from pipeline.scoring import count_pending, score_pending
+
+    runtime = runtime_or_exit()
+    classifier = runtime.classifier
+    with runtime.sessions() as session:
+        total = count_pending(session, classifier)
+    with tqdm(total=total, unit="review", disable=not progress or total == 0) as bar:
+        result = score_pending(
+            runtime.sessions, classifier, batch_size=batch_size, on_progress=bar.update
+        )
+    typer.echo(
+        f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version}: "
+        f"{result.negative} negative, {result.mixed} mixed"
+    )
+
+
+@app.command()
+def alerts() -> None:
+    """Queue new negative reviews for triage, evaluate alert rules, deliver due alerts once."""
+    from pipeline.alerts import run_alerts_once
+    from pipeline.notifiers import ChannelConfigError
+
+    runtime = runtime_or_exit()
+    try:
+        report = run_alerts_once(runtime)
+    except ChannelConfigError as exc:
+        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(f"alerts: {report}")
+    for line in report.errors:
+        typer.secho(f"  {line}", err=True, fg="yellow")
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option(help="run every job once, then exit")] = False,
+) -> None:
+    """The long-running service: crawl, score, triage and alert on the configured schedule."""
+    from pipeline.notifiers import ChannelConfigError
+    from pipeline.service import serve
+
+    runtime = runtime_or_exit()
+    try:
+        serve(runtime, once=once)
+    except ChannelConfigError as exc:
+        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8501,
+    address: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 for all")] = "127.0.0.1",
+) -> None:
+    """Start the Streamlit dashboard (inbox, trends, sources) in the foreground."""
+    from dashboard.launch import run_dashboard
+
+    settings_or_exit()  # a bad config fails here with one line, not inside the browser
+    typer.echo(f"revmon dashboard on http://{address}:{port}")
+    raise typer.Exit(run_dashboard(port, address))
+
+
+@app.command()
+def reply(
+    review_id: Annotated[int, typer.Argument(help="the review's id in revmon")],
+    text: Annotated[str, typer.Argument(help="the reply, as it will appear publicly")],
+    actor: Annotated[str | None, typer.Option("--as", help="who answers; default: $USER")] = None,
+) -> None:
+    """Post a reply to a review through the platform's API and mark it responded."""
+    import getpass
+
+    from crawlers.api.errors import ApiError
+    from crawlers.api.replies import post_reply
+
+    runtime = runtime_or_exit()
+    try:
+        with runtime.sessions.begin() as session:
+            post_reply(runtime.settings, session, review_id, text, actor or getpass.getuser())
+    except (ApiError, LookupError) as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    typer.echo(f"replied to review {review_id}")
+
+
+@app.command()
+def demo(
+    dashboard: Annotated[
+        bool, typer.Option(help="start the dashboard when done; --no-dashboard exits instead")
+    ] = True,
+    port: Annotated[
+        int, typer.Option(help="port of the local demo site (0: any free port)")
+    ] = 8377,
+) -> None:
+    """The whole loop on bundled demo data: serve, crawl, score, triage, alert, then show."""
+    from pipeline.demo import run_demo
+
+    run_demo(settings_or_exit(), port=port, start_dashboard=dashboard)
 
 
 @app.command()
@@ -82,36 +253,6 @@ def export(
             with output.open("w", encoding="utf-8", newline="") as out:
                 count = write(iter_records(session), out)
     typer.echo(f"exported {count} reviews", err=True)
-
-
-@app.command()
-def score(
-    batch_size: Annotated[int, typer.Option(min=1, help="texts per model call")] = 64,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-) -> None:
-    """Classify reviews that have no sentiment, an older model version, or edited text."""
-    from pipeline.scoring import count_pending
-
-    runtime = runtime_or_exit()
-    classifier = runtime.classifier
-    with runtime.sessions() as session:
-        total = count_pending(session, classifier)
-    result = _score_with_bar(runtime, total, batch_size, progress)
-    typer.echo(
-        f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version}: "
-        f"{result.negative} negative, {result.mixed} mixed"
-    )
-
-
-def _score_with_bar(runtime: Runtime, total: int, batch_size: int, progress: bool):  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    from pipeline.scoring import score_pending
-
-    with tqdm(total=total, unit="review", disable=not progress or total == 0) as bar:
-        return score_pending(
-            runtime.sessions, runtime.classifier, batch_size=batch_size, on_progress=bar.update
-        )
 
 
 sentiment_app = typer.Typer(
@@ -164,148 +305,6 @@ def sentiment_train(
     metrics = train_head(pairs, model=runtime.settings.sentiment_model)
     typer.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
     typer.echo("the new head is used from the next start; `revmon score` re-scores with it")
-
-
-@app.command()
-def demo(
-    dashboard: Annotated[
-        bool, typer.Option(help="start the dashboard when done; --no-dashboard exits instead")
-    ] = True,
-    port: Annotated[
-        int, typer.Option(help="port of the local demo site (0: any free port)")
-    ] = 8377,
-) -> None:
-    """The whole loop on bundled demo data: serve, crawl, score, triage, alert, then show."""
-    from pipeline.demo import run_demo
-
-    run_demo(settings_or_exit(), port=port, start_dashboard=dashboard)
-
-
-@app.command()
-def collect(
-    platform: Annotated[str, typer.Argument(help="API client, e.g. google_business, app_store")],
-    target: Annotated[str, typer.Argument(help="e.g. accounts/1/locations/2, pl/987654321")],
-    base_url: Annotated[str | None, typer.Option(help="talk to this host instead")] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-O", help="also write JSON lines")
-    ] = None,
-    location: Annotated[str | None, typer.Option(help="location key for the items")] = None,
-    full: Annotated[bool, typer.Option(help="do not stop at already stored reviews")] = False,
-) -> None:
-    """Run one official API client for one target and store its reviews or mentions."""
-    from crawlers.api.collect import collect as run_collect
-    from crawlers.api.errors import ApiError
-
-    settings = settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = run_collect(
-            settings,
-            platform,
-            target,
-            base_url=base_url,
-            out=output,
-            location_key=location,
-            full=full,
-        )
-    except ApiError as exc:
-        typer.secho(f"revmon: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    typer.echo(result.summary())
-    for message in result.error_messages:
-        typer.secho(f"  error: {message}", err=True, fg="yellow")
-    if result.status != "ok":
-        raise typer.Exit(1)
-
-
-@app.command()
-def reply(
-    review_id: Annotated[int, typer.Argument(help="the review's id in revmon")],
-    text: Annotated[str, typer.Argument(help="the reply, as it will appear publicly")],
-    actor: Annotated[str | None, typer.Option("--as", help="who answers; default: $USER")] = None,
-) -> None:
-    """Post a reply to a review through the platform's API and mark it responded."""
-    import getpass
-
-    from crawlers.api.errors import ApiError
-    from crawlers.api.replies import post_reply
-
-    runtime = runtime_or_exit()
-    try:
-        with runtime.sessions.begin() as session:
-            post_reply(runtime.settings, session, review_id, text, actor or getpass.getuser())
-    except (ApiError, LookupError) as exc:
-        typer.secho(f"revmon: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    typer.echo(f"replied to review {review_id}")
-
-
-@app.command()
-def alerts() -> None:
-    """Queue new negative reviews for triage, evaluate alert rules, deliver due alerts once."""
-    from pipeline.alerts import run_alerts_once
-    from pipeline.notifiers import ChannelConfigError
-
-    runtime = runtime_or_exit()
-    try:
-        report = run_alerts_once(runtime)
-    except ChannelConfigError as exc:
-        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    typer.echo(f"alerts: {report}")
-    for line in report.errors:
-        typer.secho(f"  {line}", err=True, fg="yellow")
-
-
-@app.command()
-def crawl(
-    sources: Annotated[
-        list[str] | None,
-        typer.Argument(help="platforms, spider names or location keys; all sources by default"),
-    ] = None,
-    full: Annotated[bool, typer.Option(help="page to the end, past stored reviews")] = False,
-) -> None:
-    """Run the spiders for the configured sources in one Scrapy process and store the reviews."""
-    from crawlers.run import crawl_configured
-
-    runtime = runtime_or_exit()
-    try:
-        summary = crawl_configured(runtime, sources or (), full=full)
-    except ValueError as exc:
-        typer.secho(f"revmon: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    typer.echo("\n".join(summary.lines))
-    if summary.troubled:  # a failed or blocked source: exit 1, so cron and the service notice
-        raise typer.Exit(1)
-
-
-@app.command()
-def run(
-    once: Annotated[bool, typer.Option(help="run every job once, then exit")] = False,
-) -> None:
-    """The long-running service: crawl, score, triage and alert on the configured schedule."""
-    from pipeline.notifiers import ChannelConfigError
-    from pipeline.service import serve
-
-    runtime = runtime_or_exit()
-    try:
-        serve(runtime, once=once)
-    except ChannelConfigError as exc:
-        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-
-
-@app.command()
-def dashboard(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8501,
-    address: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 for all")] = "127.0.0.1",
-) -> None:
-    """Start the Streamlit dashboard (inbox, trends, sources) in the foreground."""
-    from dashboard.launch import run_dashboard
-
-    settings_or_exit()  # a bad config fails here with one line, not inside the browser
-    typer.echo(f"revmon dashboard on http://{address}:{port}")
-    raise typer.Exit(run_dashboard(port, address))
 
 
 user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)

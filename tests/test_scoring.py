@@ -114,3 +114,22 @@ def test_correction_survives_rescoring_and_feeds_training(
     assert examples["It was fine I guess"] == "negative"  # the correction, though rated 3
     assert examples[SAMPLE[0].text] == "negative"  # 1 star
     assert examples[SAMPLE[1].text] == "positive"  # 5 stars
+
+
+def test_revmon_score_command(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.db import make_engine, migrate, session_factory
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    with session_factory(engine).begin() as session:
+        ingest_items(session, SAMPLE[:4], now=T0)
+    monkeypatch.setenv("REVMON_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["score", "--no-progress", "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "scored 4 reviews" in result.output and "2 negative" in result.output
+    again = CliRunner().invoke(app, ["score", "--no-progress"])
+    assert "scored 0 reviews" in again.output
