@@ -255,6 +255,24 @@ def export(
     typer.echo(f"exported {count} reviews", err=True)
 
 
+@app.command()
+def erase(
+    author: Annotated[str, typer.Argument(help="the exact display name, as shown on the platform")],
+    platform: Annotated[str | None, typer.Option(help="only on this platform")] = None,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="delete the reviews, not only the name")
+    ] = False,
+) -> None:
+    """Erase an author's name (or their reviews) on request: personal data is theirs."""
+    from pipeline.privacy import erase_author
+
+    runtime = runtime_or_exit()
+    with runtime.sessions.begin() as session:
+        done = erase_author(session, author, platform=platform, delete_reviews=delete)
+    action = "deleted" if delete else "removed the name from"
+    typer.echo(f"{action} {done.reviews} reviews")
+
+
 sentiment_app = typer.Typer(
     help="Multilingual review sentiment: classify, evaluate, retrain.", no_args_is_help=True
 )
