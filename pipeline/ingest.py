@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.models import Review, ReviewRevision, utcnow
 from pipeline.normalize import CleanReview, InvalidItem, normalize
+from pipeline.privacy import apply_erasures
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def upsert_reviews(
 ) -> IngestResult:
     """Upsert already validated reviews, adding the new/updated/unchanged counts to ``result``."""
     unique = list({(r.platform, r.external_id): r for r in reviews}.values())
+    unique = apply_erasures(session, unique)
     for start in range(0, len(unique), CHUNK):
         _upsert_chunk(session, unique[start : start + CHUNK], now or utcnow(), result)
     return result

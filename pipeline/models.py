@@ -225,6 +225,20 @@ class Alert(Base):
     sent_at: Mapped[datetime | None]
 
 
+class Erasure(Base):
+    """A person who asked to be forgotten: later crawls store their reviews without the name.
+
+    Only a hash of the name is kept; a list of erased names would itself be personal data."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("author_hash", "platform", name="uq_erasures_author"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_hash: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str | None] = mapped_column(String(32), doc="None: every platform")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CrawlRun(Base):
     """One run of a spider or API client: what it saw, what it stored, and how it went."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.items import ReviewItem
 from pipeline.ingest import ingest_items
+from pipeline.models import Erasure as ErasureModel
 from pipeline.models import Review, ReviewRevision, Sentiment
 from pipeline.privacy import ERASED, erase_author
 
@@ -74,3 +75,23 @@ def test_erase_on_one_platform_and_delete(stored: Session) -> None:
 def test_blank_name_is_refused(stored: Session) -> None:
     with pytest.raises(ValueError, match="exact author name"):
         erase_author(stored, "  ")
+
+
+def test_erased_name_does_not_come_back_on_the_next_crawl(stored: Session) -> None:
+    erase_author(stored, "Anna Kowalska", platform="trustpilot")
+    erase_author(stored, "Anna Kowalska", platform="trustpilot")  # asked twice: one wish
+    ingest_items(
+        stored,
+        [
+            review(1, "Anna Kowalska"),
+            review(2, "Anna Kowalska", "twogis"),
+            review(4, "Anna Kowalska"),
+        ],
+        now=T0,
+    )
+    rows = {r.external_id: r for r in stored.scalars(select(Review))}
+    assert rows["p-1"].author is None and rows["p-4"].author is None
+    assert rows["p-4"].raw["consumer"]["displayName"] == ERASED
+    assert rows["p-2"].author == "Anna Kowalska"  # the wish was for Trustpilot only
+    assert stored.scalar(select(func.count()).select_from(ErasureModel)) == 1
+    assert "Anna" not in str(stored.scalars(select(ErasureModel.author_hash)).all())
