@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, case, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ STORED_COLUMNS = (
 )  # fmt: skip
 UPDATED_ON_CONFLICT = (
     "kind", "location_key", "url", "author", "rating", "title", "text", "language",
-    "published_at", "reply_text", "reply_at", "raw", "content_hash", "last_seen",
+    "reply_text", "reply_at", "raw", "content_hash", "last_seen", "changed_at",
 )  # fmt: skip
 
 
@@ -162,7 +162,15 @@ def _upsert_statement(session: Session) -> Any:
         raise RuntimeError(f"revmon supports SQLite and PostgreSQL, not {dialect}")
     statement = insert(Review.__table__)
     excluded = statement.excluded
-    updates = {name: getattr(excluded, name) for name in (*UPDATED_ON_CONFLICT, "changed_at")}
+    updates = {name: getattr(excluded, name) for name in UPDATED_ON_CONFLICT}
+    # A review is as old as the earliest date seen for it: sources that show an edit time, or
+    # none (App Store entries without `updated` fall back to the fetch time), must not make an
+    # old review jump forward in the trends.
+    table = Review.__table__.c
+    updates["published_at"] = case(
+        (excluded.published_at < table.published_at, excluded.published_at),
+        else_=table.published_at,
+    )
     return statement.on_conflict_do_update(
         index_elements=[Review.platform, Review.external_id], set_=updates
     )

@@ -155,3 +155,15 @@ def test_stored_hashes_for_incremental_crawls(session: Session) -> None:
     hashes = stored_hashes(session, "trustpilot", ["tp-1", "tp-2", "tp-9"])
     assert set(hashes) == {"tp-1", "tp-2"}
     assert all(len(value) == 64 for value in hashes.values())
+
+
+def test_published_at_keeps_the_earliest_date_seen(session: Session) -> None:
+    ingest_items(session, [item(1, published_at="2026-11-01T10:00:00Z")], now=T0)
+    ingest_items(session, [item(1, published_at="2026-11-20T10:00:00Z")], now=T0)
+    assert session.scalars(select(Review.published_at)).one() == datetime(
+        2026, 11, 1, 10, tzinfo=UTC
+    )
+    ingest_items(session, [item(1, published_at="2026-10-30T08:00:00Z")], now=T0)
+    assert session.scalars(select(Review.published_at)).one() == datetime(
+        2026, 10, 30, 8, tzinfo=UTC
+    )
