@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pipeline.auth import OPEN_ACTOR, allows, authenticate
+from pipeline.auth import OPEN_ACTOR, LoginThrottle, allows, authenticate
 from pipeline.config import UserConfig
 
 USER_KEY = "revmon_user"
@@ -43,12 +43,25 @@ def _login_form(users: Sequence[UserConfig]) -> None:
         submitted = st.form_submit_button("Sign in")
     if not submitted:
         return
+    throttle = login_throttle()
+    wait = throttle.locked_for(username)
+    if wait:
+        st.error(f"Too many failed sign-ins for this user; try again in {int(wait // 60) + 1} min.")
+        return
     found = authenticate(users, username, password)
     if found is None:
+        throttle.failed(username)
         st.error("Unknown user or wrong password.")
         return
+    throttle.succeeded(username)
     st.session_state[USER_KEY] = CurrentUser(found.username, found.role, found.name)
     st.rerun()
+
+
+@st.cache_resource
+def login_throttle() -> LoginThrottle:
+    """One throttle per dashboard process, shared by every browser session."""
+    return LoginThrottle()
 
 
 def sidebar_badge(user: CurrentUser, users_configured: bool) -> None:

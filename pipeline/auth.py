@@ -15,7 +15,10 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 
 from pipeline.config import ROLES, UserConfig
 
@@ -54,6 +57,47 @@ def authenticate(users: Iterable[UserConfig], username: str, password: str) -> U
     encoded = found.password_hash if found else _dummy_hash()
     ok = verify_password(password, encoded)
     return found if ok and found else None
+
+
+class LoginThrottle:
+    """Slows down password guessing: after ``limit`` failures for a username within ``window``
+    seconds, that username is locked for ``window`` seconds. Kept in the dashboard process, so it
+    holds across browser sessions (a new tab does not reset it)."""
+
+    def __init__(
+        self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def locked_for(self, username: str) -> float:
+        """Seconds until ``username`` may try again (0 when it may now)."""
+        with self._lock:
+            failures = self._recent(username)
+            if len(failures) < self.limit:
+                return 0.0
+            return max(0.0, failures[-1] + self.window - self.clock())
+
+    def failed(self, username: str) -> None:
+        with self._lock:
+            self._recent(username).append(self.clock())
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(self._key(username), None)
+
+    def _recent(self, username: str) -> deque[float]:
+        failures = self._failures[self._key(username)]
+        while failures and failures[0] < self.clock() - self.window:
+            failures.popleft()
+        return failures
+
+    @staticmethod
+    def _key(username: str) -> str:
+        return username.strip().lower()
 
 
 def allows(role: str, needed: str) -> bool:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from pipeline.auth import allows, authenticate, hash_password, verify_password
+from pipeline.auth import LoginThrottle, allows, authenticate, hash_password, verify_password
 from pipeline.cli import app
 from pipeline.config import UserConfig
 from tests import test_dashboard as dashboard
@@ -128,3 +128,41 @@ def test_a_bad_users_config_is_one_message_without_the_password(db, tmp_path, mo
     message = at.error[0].value
     assert message.startswith("revmon cannot start: bad configuration: users.0.password_hash:")
     assert "revmon user hash-password" in message and "hunter2" not in message
+
+
+def test_throttle_locks_a_username_after_repeated_failures():
+    now = [1000.0]
+    throttle = LoginThrottle(limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.locked_for("Ana") == 0
+        throttle.failed("ana ")
+    assert throttle.locked_for("ANA") == 60  # names compared as typed loosely
+    assert throttle.locked_for("vik") == 0  # other users are not affected
+    now[0] += 59
+    assert throttle.locked_for("ana") == 1
+    now[0] += 2
+    assert throttle.locked_for("ana") == 0  # the window passed
+    throttle.failed("ana")
+    throttle.succeeded("ana")
+    assert throttle.locked_for("ana") == 0
+
+
+@pytest.fixture
+def fresh_throttle():
+    from dashboard.login import login_throttle
+
+    login_throttle.clear()
+    yield
+    login_throttle.clear()
+
+
+def test_repeated_wrong_passwords_lock_the_login(users_config, fresh_throttle):
+    at = run()
+    for _ in range(5):
+        sign_in(at, "vik", "guess")
+        assert at.error[0].value == "Unknown user or wrong password."
+    sign_in(at, "vik", "pw-vik")  # the right password, but too late
+    assert at.error[0].value.startswith("Too many failed sign-ins")
+    assert at.title[0].value == "revmon"
+    sign_in(at, "ana", "pw-ana")  # another user still signs in
+    assert at.title[0].value == "Inbox"
