@@ -325,6 +325,19 @@ def sentiment_train(
     typer.echo("the new head is used from the next start; `revmon score` re-scores with it")
 
 
+@sentiment_app.command("train-adapter")
+def sentiment_train_adapter(
+    out_dir: Annotated[Path | None, typer.Option(help="default: the package's data folder")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Regenerate the shipped LoRA adapter and head from the training set (for maintainers)."""
+    import sentiment
+    from sentiment.cli import train_adapter_cmd
+
+    train_adapter_cmd(out_dir or Path(sentiment.__file__).with_name("data"), epochs, seed)
+
+
 user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 

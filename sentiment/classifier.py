@@ -25,11 +25,13 @@ import torch
 
 from sentiment import aspects as aspect_mod
 from sentiment import urgency as urgency_mod
+from sentiment.adapter import ADAPTER_FILE
 from sentiment.e5convert import default_cache_dir, ensure_converted
 from sentiment.encoder import Encoder, load_encoder, model_revision, run_batched
 from sentiment.head import LABELS, Head, load_head
 
 SHIPPED_HEAD = Path(__file__).with_name("data") / "head.npz"
+SHIPPED_ADAPTER = ADAPTER_FILE
 USER_HEAD_NAME = "sentiment-head.npz"
 
 
@@ -223,12 +225,20 @@ def user_head_path(cache_dir: Path | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / USER_HEAD_NAME
 
 
-def pick_head(encoder_id: str, cache_dir: Path | None = None) -> Head:
-    """The user's retrained head if it was trained for this encoder, else the shipped head."""
+def pick_head(
+    encoder_id: str, cache_dir: Path | None = None, encoder_revision: str | None = None
+) -> Head:
+    """The user's retrained head if it was trained for this encoder, else the shipped head.
+
+    A head records the encoder revision it was fitted on (base model plus LoRA adapter digest);
+    a user head from another revision (e.g. before a new adapter shipped) is ignored.
+    """
     user = user_head_path(cache_dir)
     if user.exists():
         head = load_head(user)
-        if head.meta.get("encoder") == encoder_id:
+        rev = head.meta.get("encoder_revision")
+        same_rev = encoder_revision is None or rev is None or rev == encoder_revision
+        if head.meta.get("encoder") == encoder_id and same_rev:
             return head
     return load_head(SHIPPED_HEAD)
 
@@ -248,7 +258,7 @@ def load_classifier(
     cache = Path(cache_dir) if cache_dir else None
     if model is None:
         encoder = resolve_encoder(None, cache_dir, "onnx" if backend == "auto" else backend)
-        return EmbeddingClassifier(encoder, pick_head(encoder.model_id, cache))
+        return EmbeddingClassifier(encoder, pick_head(encoder.model_id, cache, encoder.revision))
     if "::" in model:
         head_path = model.split("::", 1)[1]
         return EmbeddingClassifier(resolve_encoder(model, cache_dir), load_head(Path(head_path)))
@@ -258,10 +268,14 @@ def load_classifier(
 def resolve_encoder(
     model: str | None, cache_dir: str | None = None, backend: str = "torch"
 ) -> Encoder:
-    """The encoder part of a model spec: bundled e5 for None, the left side of ENCODER::HEAD."""
+    """The encoder part of a model spec: bundled e5 for None, the left side of ENCODER::HEAD.
+
+    The bundled encoder is the converted e5 base plus the shipped LoRA adapter when present.
+    """
     if model is None:
         folder = ensure_converted(Path(cache_dir) if cache_dir else None)
-        return load_encoder(str(folder), backend=backend)
+        adapter = str(SHIPPED_ADAPTER) if SHIPPED_ADAPTER.exists() else None
+        return load_encoder(str(folder), backend=backend, adapter=adapter)
     if "::" not in model:
         raise ValueError(f"{model!r} is not an encoder + head spec (ENCODER::HEAD)")
     return load_encoder(model.split("::", 1)[0])

@@ -181,33 +181,42 @@ def load_encoder(
     prefix: str = E5_PREFIX,
     quantize: bool = False,
     backend: str = "torch",
+    adapter: str | None = None,
 ) -> Encoder:
-    """Load once per (path, revision, backend): models are large and loading costs seconds.
+    """Load once per (path, revision, backend, adapter): loading costs seconds.
 
     ``backend="onnx"`` runs a local model through ONNX Runtime (exported once next to it) when
-    ``onnx`` and ``onnxruntime`` are installed, else quietly stays on PyTorch.
+    ``onnx`` and ``onnxruntime`` are installed, else quietly stays on PyTorch. ``adapter``: a
+    LoRA ``.npz`` (``sentiment.adapter``) merged into the weights; its digest joins the revision.
     """
     from transformers import AutoModel, AutoTokenizer
+
+    from sentiment.adapter import load_adapter, merge
 
     local = Path(path)
     kwargs = {"local_files_only": True} if local.exists() else {"revision": revision}
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     rev = revision or (model_revision(local) if local.exists() else "main")
+    lora = load_adapter(Path(adapter)) if adapter else None
+    if lora is not None:
+        rev = f"{rev}+lora-{lora.digest}"
     if backend == "onnx" and local.exists() and not quantize:
-        forward = _onnx_forward(path)
+        forward = _onnx_forward(path, lora)
         if forward is not None:
             return Encoder(forward.stub, tokenizer, _model_name(path), rev, prefix, forward)
-    model = maybe_quantize(AutoModel.from_pretrained(path, **kwargs).eval(), quantize)
-    return Encoder(model, tokenizer, _model_name(path), rev, prefix)
+    model = AutoModel.from_pretrained(path, **kwargs).eval()
+    if lora is not None:
+        merge(model, lora)
+    return Encoder(maybe_quantize(model, quantize), tokenizer, _model_name(path), rev, prefix)
 
 
-def _onnx_forward(path: str):
+def _onnx_forward(path: str, adapter=None):
     """An ONNX Runtime forward for a local model (exported on first use), or None."""
     from sentiment import onnx_backend
 
     if not onnx_backend.available():
         return None
-    return onnx_backend.OnnxForward.for_model_dir(Path(path))
+    return onnx_backend.OnnxForward.for_model_dir(Path(path), adapter)
 
 
 def _model_name(path: str) -> str:

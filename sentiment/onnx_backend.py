@@ -100,13 +100,27 @@ class OnnxForward:
         return torch.from_numpy(self.session.run(None, feed)[0])
 
     @classmethod
-    def for_model_dir(cls, model_dir: Path) -> OnnxForward:
-        """Open ``model_dir/encoder.onnx``, exporting it from the PyTorch weights if missing."""
+    def for_model_dir(cls, model_dir: Path, adapter=None) -> OnnxForward:
+        """Open ``model_dir/encoder.onnx``, exporting it from the PyTorch weights if missing.
+
+        With a LoRA ``adapter`` (``sentiment.adapter.Adapter``) the adapter is merged into the
+        weights first and the graph goes to ``encoder-lora-<digest>.onnx``, so base and adapted
+        exports live side by side and a changed adapter never reuses a stale graph.
+        """
         from transformers import AutoConfig, AutoModel
 
-        path = Path(model_dir) / ONNX_NAME
+        path = Path(model_dir) / onnx_name(adapter)
         if not path.exists():
             model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+            if adapter is not None:
+                from sentiment.adapter import merge
+
+                merge(model, adapter)
             export(model, path)
             del model
         return cls(path, AutoConfig.from_pretrained(model_dir, local_files_only=True))
+
+
+def onnx_name(adapter=None) -> str:
+    """File name of the exported graph: the base one, or one per adapter digest."""
+    return ONNX_NAME if adapter is None else f"encoder-lora-{adapter.digest}.onnx"

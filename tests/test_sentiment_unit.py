@@ -462,11 +462,17 @@ def test_no_network_while_loading_and_classifying(monkeypatch, tiny_seqclf_dir, 
 
 def test_shipped_data_and_head_are_small_and_separate():
     from sentiment.classifier import SHIPPED_HEAD, read_jsonl
-    from sentiment.training import TEST_FILE, TRAIN_FILE
+    from sentiment.training import TEST2_FILE, TEST_FILE, TRAIN_FILE
 
     train, test = read_jsonl(TRAIN_FILE), read_jsonl(TEST_FILE)
-    assert len(train) >= 300 and len(test) >= 140
-    assert not {r["text"] for r in train} & {r["text"] for r in test}
+    test2 = read_jsonl(TEST2_FILE)
+    assert len(train) >= 300 and len(test) >= 140 and len(test2) >= 200
+    seen = {r["text"].lower() for r in train}
+    assert not seen & {r["text"].lower() for r in test}
+    assert not seen & {r["text"].lower() for r in test2}
+    assert not {r["text"] for r in test} & {r["text"] for r in test2}
+    for lang in ("en", "ru", "pl"):
+        assert sum(r["lang"] == lang for r in test2) >= 45
     for lang in ("en", "ru", "pl", "uk", "de", "es"):
         for label in LABELS:
             assert any(r["lang"] == lang and r["label"] == label for r in train)
