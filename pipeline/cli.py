@@ -356,5 +356,16 @@ def user_hash_password(
         raise typer.Exit(2) from None
 
 
+def main() -> None:
+    """The console entry point: problems a user can fix become one line and exit code 2."""
+    from sentiment.classifier import ModelLoadError
+
+    try:
+        app()
+    except ModelLoadError as exc:
+        typer.secho(f"revmon: {exc}", err=True, fg="red")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -2,6 +2,7 @@
 
 from sentiment.classifier import (
     Analysis,
+    ModelLoadError,
     Prediction,
     SentimentClassifier,
     load_classifier,
@@ -12,6 +13,7 @@ from sentiment.training import train_head
 __all__ = [
     "LABELS",
     "Analysis",
+    "ModelLoadError",
     "Prediction",
     "SentimentClassifier",
     "load_classifier",

@@ -256,13 +256,28 @@ def load_classifier(
     faster on CPU), "torch" forces PyTorch.
     """
     cache = Path(cache_dir) if cache_dir else None
-    if model is None:
-        encoder = resolve_encoder(None, cache_dir, "onnx" if backend == "auto" else backend)
-        return EmbeddingClassifier(encoder, pick_head(encoder.model_id, cache, encoder.revision))
-    if "::" in model:
-        head_path = model.split("::", 1)[1]
-        return EmbeddingClassifier(resolve_encoder(model, cache_dir), load_head(Path(head_path)))
-    return load_sequence_classifier(model)
+    try:
+        if model is None:
+            encoder = resolve_encoder(None, cache_dir, "onnx" if backend == "auto" else backend)
+            return EmbeddingClassifier(
+                encoder, pick_head(encoder.model_id, cache, encoder.revision)
+            )
+        if "::" in model:
+            head_path = model.split("::", 1)[1]
+            encoder = resolve_encoder(model, cache_dir)
+            return EmbeddingClassifier(encoder, load_head(Path(head_path)))
+        return load_sequence_classifier(model)
+    except (OSError, ValueError, KeyError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ModelLoadError(
+            f"cannot load sentiment model {model or 'bundled'!r}: {reason}. Fix: set "
+            "REVMON_SENTIMENT_MODEL to a local model folder (or ENCODER::HEAD.npz), or unset it "
+            "for the bundled model; a hub name needs access to huggingface.co"
+        ) from exc
+
+
+class ModelLoadError(RuntimeError):
+    """The configured model cannot be loaded; the message says which and what to do."""
 
 
 def resolve_encoder(

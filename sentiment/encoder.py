@@ -190,9 +190,11 @@ def load_encoder(
     LoRA ``.npz`` (``sentiment.adapter``) merged into the weights; its digest joins the revision.
     """
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from sentiment.adapter import load_adapter, merge
 
+    hf_logging.disable_progress_bar()  # a "Loading weights" bar would garble `revmon score` output
     local = Path(path)
     kwargs = {"local_files_only": True} if local.exists() else {"revision": revision}
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
