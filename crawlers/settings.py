@@ -7,14 +7,13 @@
 import os
 
 from crawlers.items import ReviewItem  # noqa: F401  (the item contract every spider yields)
+from pipeline.config import DEFAULT_USER_AGENT
 
 BOT_NAME = "revmon"
 SPIDER_MODULES = ["crawlers.spiders"]
 NEWSPIDER_MODULE = "crawlers.spiders"
 
-USER_AGENT = os.environ.get(
-    "REVMON_USER_AGENT", "revmon/0.1 (+https://github.com/revmon/revmon; review monitoring bot)"
-)
+USER_AGENT = os.environ.get("REVMON_USER_AGENT", DEFAULT_USER_AGENT)
 ROBOTSTXT_OBEY = os.environ.get("REVMON_OBEY_ROBOTS", "true").lower() not in {"0", "false", "no"}
 
 CONCURRENT_REQUESTS = 8

@@ -60,7 +60,7 @@ def ingest_items(
 ) -> IngestResult:
     """Validate and upsert ``items``; return what happened. The caller owns the transaction."""
     result = IngestResult()
-    clean: dict[tuple[str, str], CleanReview] = {}
+    clean: list[CleanReview] = []
     for item in items:
         result.received += 1
         try:
@@ -70,8 +70,8 @@ def ingest_items(
             result.error_messages.append(f"{_describe(item)}: {exc}")
             log.warning("rejected item %s: %s", _describe(item), exc)
             continue
-        clean[(review.platform, review.external_id)] = review  # the last copy in a batch wins
-    upsert_reviews(session, list(clean.values()), result, now)
+        clean.append(review)
+    upsert_reviews(session, clean, result, now)
     return result
 
 
@@ -82,7 +82,7 @@ def upsert_reviews(
     now: datetime | None = None,
 ) -> IngestResult:
     """Upsert already validated reviews, adding the new/updated/unchanged counts to ``result``."""
-    unique = list({(r.platform, r.external_id): r for r in reviews}.values())
+    unique = list({(r.platform, r.external_id): r for r in reviews}.values())  # last copy wins
     unique = apply_erasures(session, unique)
     for start in range(0, len(unique), CHUNK):
         _upsert_chunk(session, unique[start : start + CHUNK], now or utcnow(), result)

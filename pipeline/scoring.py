@@ -53,9 +53,9 @@ def count_pending(session: Session, classifier: SentimentClassifier) -> int:
     return session.scalar(select(func.count()).select_from(query)) or 0
 
 
-def scoring_text(review: Review) -> str:
+def scoring_text(title: str | None, text: str) -> str:
     """What the model reads: the title carries meaning ("Never again") that the body may not."""
-    return ". ".join(part for part in (review.title, review.text) if part)
+    return ". ".join(part for part in (title, text) if part)
 
 
 def score_pending(
@@ -72,7 +72,9 @@ def score_pending(
         with sessions.begin() as session:
             reviews = session.scalars(select(Review).where(Review.id.in_(ids))).all()
             analyses = classifier.analyze(
-                [scoring_text(r) for r in reviews], [r.rating for r in reviews], batch_size
+                [scoring_text(r.title, r.text) for r in reviews],
+                [r.rating for r in reviews],
+                batch_size,
             )
             for review, analysis in zip(reviews, analyses, strict=True):
                 _store(session, review, analysis, classifier)
@@ -145,14 +147,10 @@ def training_examples(session: Session) -> list[tuple[str, str]]:
         .outerjoin(Sentiment, Sentiment.review_id == Review.id)
         .where(Review.rating.is_not(None), Review.rating != 3, Sentiment.corrected_label.is_(None))
     ).all()
-    examples = [(_join(title, text), label) for title, text, label in corrected]
+    examples = [(scoring_text(title, text), label) for title, text, label in corrected]
     examples += [
-        (_join(title, text), "negative" if rating <= 2 else "positive")
+        (scoring_text(title, text), "negative" if rating <= 2 else "positive")
         for title, text, rating in rated
         if rating <= 2 or rating >= 4
     ]
     return [(text, label) for text, label in examples if text.strip()]
-
-
-def _join(title: str | None, text: str) -> str:
-    return ". ".join(part for part in (title, text) if part)
