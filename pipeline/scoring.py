@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from pipeline.models import Review, Sentiment, utcnow
 
@@ -70,7 +70,9 @@ def score_pending(
     result = ScoreResult()
     for ids in _pending_chunks(sessions, classifier, chunk):
         with sessions.begin() as session:
-            reviews = session.scalars(select(Review).where(Review.id.in_(ids))).all()
+            # One query for the chunk's existing scores, not one lazy load per review.
+            query = select(Review).where(Review.id.in_(ids)).options(selectinload(Review.sentiment))
+            reviews = session.scalars(query).all()
             analyses = classifier.analyze(
                 [scoring_text(r.title, r.text) for r in reviews],
                 [r.rating for r in reviews],
