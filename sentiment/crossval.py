@@ -1,0 +1,112 @@
+"""Model selection by k-fold cross-validation on ``train.jsonl`` only: the test sets stay unseen.
+
+    python -m sentiment.crossval [--folds 5] [--epochs 3] [--frozen 6] [--skip-lora]
+
+Compares, out of fold, the base encoder + logistic head with the shipped recipe (LoRA on the top
+layers, then the logistic head refitted on the adapted embeddings), and prints the same table
+as ``revmon sentiment eval`` for each. The folds are stratified by language and label, so every
+fold holds each language's classes in proportion. The bottom layers' token states are computed
+once (``finetune.CachedTop``) and shared by every fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sentiment.head import LABELS, fit_head
+
+
+def stratified_folds(rows: Sequence[dict], k: int, seed: int = 0) -> list[list[int]]:
+    """``k`` disjoint index lists covering ``rows``, each (language, label) spread evenly."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[(r.get("lang") or "?", r["label"])].append(i)
+    rng = random.Random(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    offset = 0
+    for key in sorted(groups):
+        members = groups[key]
+        rng.shuffle(members)
+        for j, i in enumerate(members):
+            folds[(offset + j) % k].append(i)
+        offset += len(members)  # small groups do not all start in fold 0
+    return [sorted(f) for f in folds]
+
+
+def out_of_fold(embed_fold, labels: Sequence[str], folds: list[list[int]], c: float) -> list[str]:
+    """Predicted label of every row by a head trained without its fold.
+
+    ``embed_fold(train_idx)`` returns unit embeddings of all rows for the model trained on
+    ``train_idx`` (the same array for every fold when the encoder is not trained).
+    """
+    preds = [""] * len(labels)
+    everything = set(range(len(labels)))
+    for fold in folds:
+        train_idx = sorted(everything - set(fold))
+        x = embed_fold(train_idx)
+        head = fit_head(x[train_idx], [labels[i] for i in train_idx], c=c)
+        for i, p in zip(fold, head.predict_proba(x[fold]).argmax(1), strict=True):
+            preds[i] = LABELS[p]
+    return preds
+
+
+def _lora_embedder(cache, labels: Sequence[str], epochs: int):
+    """Per fold: train an adapter on the fold's training rows, embed every row with it merged."""
+    from sentiment import finetune
+    from sentiment.adapter import merge
+
+    def embed(train_idx: list[int]) -> np.ndarray:
+        adapter = finetune.train_adapter(cache, labels, idx=train_idx, epochs=epochs)
+        merge(cache.model, adapter)
+        try:
+            return cache.embed(list(range(len(labels))))
+        finally:
+            merge(cache.model, adapter, sign=-1.0)
+
+    return embed
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    from sentiment import finetune
+    from sentiment.classifier import read_jsonl
+    from sentiment.e5convert import ensure_converted
+    from sentiment.training import HEAD_C, TRAIN_FILE, evaluate_predictions, format_table
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--file", type=Path, default=TRAIN_FILE)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=finetune.EPOCHS)
+    parser.add_argument("--frozen", type=int, default=finetune.FROZEN_LAYERS)
+    parser.add_argument("--c", type=float, default=HEAD_C)
+    parser.add_argument("--skip-lora", action="store_true")
+    args = parser.parse_args(argv)
+
+    rows = read_jsonl(args.file)
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    folds = stratified_folds(rows, args.folds)
+    folder = ensure_converted()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+    cache = finetune.CachedTop(model, tokenizer, texts, frozen=args.frozen)
+
+    base = cache.embed(list(range(len(rows))))
+    preds = out_of_fold(lambda _idx: base, labels, folds, args.c)
+    print(f"base encoder + head, {args.folds}-fold, {len(rows)} reviews")
+    print(format_table(evaluate_predictions(rows, preds)))
+    if not args.skip_lora:
+        embed = _lora_embedder(cache, labels, args.epochs)
+        preds = out_of_fold(embed, labels, folds, args.c)
+        print(f"\nLoRA layers {args.frozen}+, {args.epochs} epochs + head, {args.folds}-fold")
+        print(format_table(evaluate_predictions(rows, preds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Model selection helpers: folds never leak a row into its own training set."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from sentiment.crossval import out_of_fold, stratified_folds
+from sentiment.head import LABELS
+
+
+def _rows(n: int) -> list[dict]:
+    return [{"text": str(i), "label": LABELS[i % 3], "lang": ("en", "pl")[i % 2]} for i in range(n)]
+
+
+def test_stratified_folds_partition_rows_and_spread_each_language_and_label():
+    rows = _rows(60)  # 6 (language, label) groups of 10
+    folds = stratified_folds(rows, 5)
+    assert sorted(i for f in folds for i in f) == list(range(60))
+    for fold in folds:
+        counts = Counter((rows[i]["lang"], rows[i]["label"]) for i in fold)
+        assert sorted(counts.values()) == [2] * 6
+    assert folds == stratified_folds(rows, 5)  # same seed, same folds
+
+
+def test_out_of_fold_trains_without_the_predicted_fold():
+    rows = _rows(30)
+    labels = [r["label"] for r in rows]
+    x = np.eye(3, dtype=np.float32)[[LABELS.index(y) for y in labels]]
+    folds = stratified_folds(rows, 3)
+    seen = []
+
+    def embed(train_idx):
+        seen.append(set(train_idx))
+        return x
+
+    preds = out_of_fold(embed, labels, folds, c=10.0)
+    assert preds == labels
+    assert all(not (train & set(fold)) for train, fold in zip(seen, folds, strict=True))
