@@ -11,7 +11,7 @@ import pytest
 
 from sentiment import load_classifier
 from sentiment.classifier import read_jsonl
-from sentiment.training import TEST2_FILE, TEST_FILE, evaluate
+from sentiment.training import TEST2_FILE, TEST_FILE, TEST_FILES, TRAIN_FILE, evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +93,15 @@ def test_held_out_accuracy_does_not_regress(clf, path, min_acc, min_f1_neg):
     assert overall["lang"] == "all" and overall["accuracy"] >= min_acc, table
     assert overall["f1_negative"] >= min_f1_neg, table
     assert np.isfinite([r["accuracy"] for r in table]).all()
+
+
+def test_training_set_holds_no_paraphrase_of_a_held_out_review():
+    from sentiment.e5convert import ensure_converted
+    from sentiment.encoder import load_encoder
+    from sentiment.training import near_duplicates
+
+    base = load_encoder(str(ensure_converted(None)))  # the threshold is set on the base encoder
+    train = [r["text"] for r in read_jsonl(TRAIN_FILE)]
+    held_out = [r["text"] for path in TEST_FILES for r in read_jsonl(path)]
+    close = near_duplicates(train, held_out, base)
+    assert not close, [(train[i], held_out[j], round(s, 3)) for i, j, s in close[:5]]

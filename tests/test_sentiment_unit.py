@@ -462,17 +462,19 @@ def test_no_network_while_loading_and_classifying(monkeypatch, tiny_seqclf_dir, 
 
 def test_shipped_data_and_head_are_small_and_separate():
     from sentiment.classifier import SHIPPED_HEAD, read_jsonl
-    from sentiment.training import TEST2_FILE, TEST_FILE, TRAIN_FILE
+    from sentiment.training import TEST2_FILE, TEST3_FILE, TEST_FILE, TRAIN_FILE
 
     train, test = read_jsonl(TRAIN_FILE), read_jsonl(TEST_FILE)
-    test2 = read_jsonl(TEST2_FILE)
-    assert len(train) >= 300 and len(test) >= 140 and len(test2) >= 200
+    test2, test3 = read_jsonl(TEST2_FILE), read_jsonl(TEST3_FILE)
+    assert len(train) >= 2000 and len(test) >= 140 and len(test2) >= 200 and len(test3) >= 250
     seen = {r["text"].lower() for r in train}
-    assert not seen & {r["text"].lower() for r in test}
-    assert not seen & {r["text"].lower() for r in test2}
+    for held_out in (test, test2, test3):
+        assert not seen & {r["text"].lower() for r in held_out}
     assert not {r["text"] for r in test} & {r["text"] for r in test2}
+    assert not {r["text"] for r in test2} & {r["text"] for r in test3}
     for lang in ("en", "ru", "pl"):
         assert sum(r["lang"] == lang for r in test2) >= 45
+        assert sum(r["lang"] == lang for r in test3) >= 55
     for lang in ("en", "ru", "pl", "uk", "de", "es"):
         for label in LABELS:
             assert any(r["lang"] == lang and r["label"] == label for r in train)
