@@ -21,7 +21,7 @@ from sentiment.classifier import (
     user_head_path,
 )
 from sentiment.e5convert import QK, ConversionError, convert, ensure_converted, read_tensors
-from sentiment.encoder import MAX_WINDOWS, load_encoder, segment_texts
+from sentiment.encoder import MAX_WINDOWS, Segment, length_batches, load_encoder, segment_texts
 from sentiment.head import Head, fit_head, load_head, save_head
 from sentiment.training import train_head
 from sentiment.urgency import find_signals, urgency
@@ -492,3 +492,13 @@ def test_onnx_backend_matches_torch(tiny_encoder_dir):
     onnx_enc = load_encoder(str(tiny_encoder_dir), prefix="", backend="onnx")
     assert onnx_enc.backend == "onnx" and (tiny_encoder_dir / onnx_backend.ONNX_NAME).exists()
     np.testing.assert_allclose(onnx_enc.embed(texts, 2), torch_enc.embed(texts), atol=1e-4)
+
+
+def test_length_batches_cap_segments_and_padded_tokens():
+    segs = [Segment(i, [1] * n, n) for i, n in enumerate([5, 300, 40, 200, 3, 100, 7, 6])]
+    batches = list(length_batches(segs, batch_size=3, max_tokens=400))
+    assert sorted(s.index for b in batches for s in b) == list(range(8))
+    widths = [[len(s.ids) for s in b] for b in batches]
+    assert widths == [[300], [200, 100], [40, 7, 6], [5, 3]]  # longest first
+    for b in batches:
+        assert len(b) <= 3 and (len(b) == 1 or len(b) * len(b[0].ids) <= 400)
