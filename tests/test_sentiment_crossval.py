@@ -38,3 +38,17 @@ def test_out_of_fold_trains_without_the_predicted_fold():
     preds = out_of_fold(embed, labels, folds, c=10.0)
     assert preds == labels
     assert all(not (train & set(fold)) for train, fold in zip(seen, folds, strict=True))
+
+
+def test_near_duplicates_reports_only_texts_above_the_threshold():
+    from sentiment.training import near_duplicates
+
+    vectors = {"a": [1.0, 0.0], "a'": [0.99, 0.141], "b": [0.0, 1.0], "c": [0.8, 0.6]}
+
+    class Stub:
+        def embed(self, texts):
+            return np.array([vectors[t] for t in texts])
+
+    close = near_duplicates(["a'", "b", "c"], ["a"], Stub(), threshold=0.92)
+    assert [(i, j) for i, j, _ in close] == [(0, 0)]
+    assert close[0][2] > 0.98
