@@ -78,8 +78,10 @@ def length_batches(
     ordered = sorted(segments, key=lambda s: len(s.ids), reverse=True)
     batch: list[Segment] = []
     for seg in ordered:
-        width = len(batch[0].ids) if batch else len(seg.ids)  # the first is the longest
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * width > max_tokens):
+        # batch[0] is the longest, so it sets the padded width
+        if batch and (
+            len(batch) >= batch_size or (len(batch) + 1) * len(batch[0].ids) > max_tokens
+        ):
             yield batch
             batch = []
         batch.append(seg)
