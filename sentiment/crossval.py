@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.head import LABELS, fit_head
+from sentiment.head import LABELS, fit_head, shift_negative
+
+BIAS_GRID = tuple(round(0.1 * i, 1) for i in range(16))  # log-odds added to "negative"
 
 
 def stratified_folds(rows: Sequence[dict], k: int, seed: int = 0) -> list[list[int]]:
@@ -39,21 +41,52 @@ def stratified_folds(rows: Sequence[dict], k: int, seed: int = 0) -> list[list[i
     return [sorted(f) for f in folds]
 
 
-def out_of_fold(embed_fold, labels: Sequence[str], folds: list[list[int]], c: float) -> list[str]:
-    """Predicted label of every row by a head trained without its fold.
+def out_of_fold(embed_fold, labels: Sequence[str], folds: list[list[int]], c: float) -> np.ndarray:
+    """Class probabilities [n, 3] of every row from a head trained without its fold.
 
     ``embed_fold(train_idx)`` returns unit embeddings of all rows for the model trained on
     ``train_idx`` (the same array for every fold when the encoder is not trained).
     """
-    preds = [""] * len(labels)
+    proba = np.zeros((len(labels), len(LABELS)))
     everything = set(range(len(labels)))
     for fold in folds:
         train_idx = sorted(everything - set(fold))
         x = embed_fold(train_idx)
         head = fit_head(x[train_idx], [labels[i] for i in train_idx], c=c)
-        for i, p in zip(fold, head.predict_proba(x[fold]).argmax(1), strict=True):
-            preds[i] = LABELS[p]
-    return preds
+        proba[fold] = head.predict_proba(x[fold])
+    return proba
+
+
+def argmax_labels(proba: np.ndarray) -> list[str]:
+    """The most probable label of each row."""
+    return [LABELS[i] for i in proba.argmax(1)]
+
+
+def negative_bias_curve(
+    proba: np.ndarray, labels: Sequence[str], grid: Sequence[float] = BIAS_GRID
+) -> list[tuple[float, float, float]]:
+    """(bias, accuracy, negative F1) of out-of-fold predictions for each bias in ``grid``."""
+    from sentiment.training import f1
+
+    gold = np.array(labels)
+    curve = []
+    for bias in grid:
+        pred = argmax_labels(shift_negative(proba, bias))
+        acc = float(np.mean(gold == np.array(pred)))
+        curve.append((float(bias), acc, f1(labels, pred, "negative")))
+    return curve
+
+
+def choose_negative_bias(
+    proba: np.ndarray, labels: Sequence[str], max_accuracy_loss: float = 0.01
+) -> float:
+    """The bias with the best out-of-fold negative F1 that costs at most ``max_accuracy_loss``
+    three-class accuracy against no bias (the smallest such bias on ties)."""
+    curve = negative_bias_curve(proba, labels)
+    floor = curve[0][1] - max_accuracy_loss
+    allowed = [(b, f) for b, acc, f in curve if acc >= floor]
+    best = max(f for _, f in allowed)
+    return min(b for b, f in allowed if f == best)
 
 
 def _lora_embedder(cache, labels: Sequence[str], epochs: int):
@@ -87,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--frozen", type=int, default=finetune.FROZEN_LAYERS)
     parser.add_argument("--c", type=float, default=HEAD_C)
     parser.add_argument("--skip-lora", action="store_true")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="write the out-of-fold probabilities here (.npz), e.g. to pick "
+        "a decision threshold without touching the test sets",
+    )
     args = parser.parse_args(argv)
 
     rows = read_jsonl(args.file)
@@ -98,14 +137,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     cache = finetune.CachedTop(model, tokenizer, texts, frozen=args.frozen)
 
     base = cache.embed(list(range(len(rows))))
-    preds = out_of_fold(lambda _idx: base, labels, folds, args.c)
+    results = {"base": out_of_fold(lambda _idx: base, labels, folds, args.c)}
     print(f"base encoder + head, {args.folds}-fold, {len(rows)} reviews")
-    print(format_table(evaluate_predictions(rows, preds)))
+    print(format_table(evaluate_predictions(rows, argmax_labels(results["base"]))))
     if not args.skip_lora:
         embed = _lora_embedder(cache, labels, args.epochs)
-        preds = out_of_fold(embed, labels, folds, args.c)
+        results["lora"] = out_of_fold(embed, labels, folds, args.c)
         print(f"\nLoRA layers {args.frozen}+, {args.epochs} epochs + head, {args.folds}-fold")
-        print(format_table(evaluate_predictions(rows, preds)))
+        print(format_table(evaluate_predictions(rows, argmax_labels(results["lora"]))))
+    for name, proba in results.items():
+        print(f"\n{name}: negative bias (log-odds) -> accuracy / negative F1, out of fold")
+        for bias, acc, f in negative_bias_curve(proba, labels):
+            print(f"  {bias:.1f}  {acc:.3f} / {f:.3f}")
+        print(f"  chosen: {choose_negative_bias(proba, labels):.1f}")
+    if args.save:
+        np.savez(
+            args.save,
+            labels=np.array(labels),
+            langs=np.array([r.get("lang") or "?" for r in rows]),
+            **results,
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from sentiment.crossval import out_of_fold, stratified_folds
+from sentiment.crossval import argmax_labels, out_of_fold, stratified_folds
 from sentiment.head import LABELS
 
 
@@ -35,8 +35,10 @@ def test_out_of_fold_trains_without_the_predicted_fold():
         seen.append(set(train_idx))
         return x
 
-    preds = out_of_fold(embed, labels, folds, c=10.0)
-    assert preds == labels
+    proba = out_of_fold(embed, labels, folds, c=10.0)
+    assert proba.shape == (30, 3)
+    assert np.allclose(proba.sum(1), 1.0)
+    assert argmax_labels(proba) == labels
     assert all(not (train & set(fold)) for train, fold in zip(seen, folds, strict=True))
 
 
@@ -52,3 +54,40 @@ def test_near_duplicates_reports_only_texts_above_the_threshold():
     close = near_duplicates(["a'", "b", "c"], ["a"], Stub(), threshold=0.92)
     assert [(i, j) for i, j, _ in close] == [(0, 0)]
     assert close[0][2] > 0.98
+
+
+def test_negative_bias_is_the_smallest_that_recovers_borderline_negatives():
+    from sentiment.crossval import choose_negative_bias, negative_bias_curve
+
+    # negatives just under neutral, clear neutrals and positives: a bias above ln(0.55/0.45)
+    # ~ 0.2 recovers every negative without costing a neutral
+    proba = np.array([[0.45, 0.55, 0.0]] * 10 + [[0.1, 0.9, 0.0]] * 10 + [[0.0, 0.0, 1.0]] * 10)
+    labels = ["negative"] * 10 + ["neutral"] * 10 + ["positive"] * 10
+    curve = {b: (acc, f) for b, acc, f in negative_bias_curve(proba, labels)}
+    assert curve[0.0] == (20 / 30, 0.0)
+    assert curve[0.3] == (1.0, 1.0)
+    assert choose_negative_bias(proba, labels) == 0.3
+
+
+def test_negative_bias_never_costs_more_accuracy_than_allowed():
+    from sentiment.crossval import choose_negative_bias, negative_bias_curve
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1.0, 1.0, 1.0], size=300)
+    labels = [LABELS[i] for i in rng.integers(0, 3, size=300)]
+    curve = {b: acc for b, acc, _ in negative_bias_curve(proba, labels)}
+    bias = choose_negative_bias(proba, labels, max_accuracy_loss=0.01)
+    assert curve[bias] >= curve[0.0] - 0.01
+
+
+def test_head_negative_bias_shifts_only_the_negative_intercept():
+    from sentiment.head import fit_head, shift_negative
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 4))
+    labels = [LABELS[i % 3] for i in range(60)]
+    x[:, 0] += [(-1.0, 0.0, 1.0)[i % 3] for i in range(60)]
+    plain, leaning = fit_head(x, labels), fit_head(x, labels, negative_bias=0.7)
+    assert np.allclose(leaning.intercept - plain.intercept, [0.7, 0.0, 0.0])
+    assert np.allclose(leaning.predict_proba(x), shift_negative(plain.predict_proba(x), 0.7))
+    assert leaning.meta["negative_bias"] == 0.7 and leaning.digest != plain.digest
