@@ -44,26 +44,10 @@ class Head:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def shift_negative(proba: np.ndarray, bias: float) -> np.ndarray:
-    """Probabilities after adding ``bias`` to the negative logit, as the head's intercept does."""
-    scaled = np.asarray(proba, dtype=np.float64).copy()
-    scaled[:, LABELS.index("negative")] *= np.exp(bias)
-    return scaled / scaled.sum(axis=1, keepdims=True)
-
-
 def fit_head(
-    x: np.ndarray,
-    labels: Sequence[str],
-    c: float = 10.0,
-    meta: dict | None = None,
-    negative_bias: float = 0.0,
+    x: np.ndarray, labels: Sequence[str], c: float = 10.0, meta: dict | None = None
 ) -> Head:
-    """Fit a class-balanced multinomial logistic regression on unit-length embeddings.
-
-    ``negative_bias`` is added to the negative class's intercept after fitting. Why: the product
-    flags negative reviews for a person, and a miss costs more than a false alarm, so the
-    decision can lean towards negative; the amount is chosen out of fold (``sentiment.crossval``).
-    """
+    """Fit a class-balanced multinomial logistic regression on unit-length embeddings."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.array([LABELS.index(lbl) for lbl in labels])
@@ -73,10 +57,7 @@ def fit_head(
     clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     clf.fit(x, y)
     order = [list(clf.classes_).index(i) for i in range(len(LABELS))]
-    intercept = clf.intercept_[order].copy()
-    intercept[LABELS.index("negative")] += negative_bias
-    meta = {**(meta or {}), "negative_bias": negative_bias}
-    return Head(clf.coef_[order].copy(), intercept, LABELS, meta)
+    return Head(clf.coef_[order].copy(), clf.intercept_[order].copy(), LABELS, dict(meta or {}))
 
 
 def save_head(head: Head, path: Path) -> Path:

@@ -32,9 +32,6 @@ TEST_FILES = (TEST_FILE, TEST2_FILE, TEST3_FILE)
 # it ("Delivery took three days, as stated" / "..., as the website said") and are dropped.
 NEAR_DUPLICATE = 0.92
 HEAD_C = 10.0  # chosen by 5-fold cross-validation on the training set only (see MODEL_CARD.md)
-# log-odds added to "negative" after fitting: the best out-of-fold negative F1 that costs at most
-# one point of accuracy (``python -m sentiment.crossval``; MODEL_CARD.md, "Model selection")
-NEGATIVE_BIAS = 0.0
 PRIMARY_LANGS = ("en", "ru", "pl", "uk", "de", "es")
 F1_KEYS = tuple(f"f1_{label}" for label in LABELS)
 
@@ -72,7 +69,7 @@ def train_head(
         "C": c,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    head = fit_head(x, labels, c=c, meta=meta, negative_bias=NEGATIVE_BIAS)
+    head = fit_head(x, labels, c=c, meta=meta)
     path = save_head(head, Path(out) if out else user_head_path(cache_dir and Path(cache_dir)))
     train_acc = float(np.mean(head.predict_proba(x).argmax(1) == [LABELS.index(y) for y in labels]))
     load_classifier.cache_clear()
@@ -132,7 +129,7 @@ def train_shipped(
         "adapter": adapter.digest,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    head = fit_head(x, labels, c=c, meta=meta, negative_bias=NEGATIVE_BIAS)
+    head = fit_head(x, labels, c=c, meta=meta)
     head_path = save_head(head, out_dir / "head.npz")
     load_encoder.cache_clear()
     load_classifier.cache_clear()
