@@ -358,11 +358,11 @@ def user_hash_password(
 
 def main() -> None:
     """The console entry point: problems a user can fix become one line and exit code 2."""
-    from sentiment.classifier import ModelLoadError
+    from sentiment.classifier import BadJsonLines, ModelLoadError
 
     try:
         app()
-    except ModelLoadError as exc:
+    except (ModelLoadError, BadJsonLines) as exc:
         typer.secho(f"revmon: {exc}", err=True, fg="red")
         raise SystemExit(2) from None
 

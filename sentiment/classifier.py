@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -309,7 +309,29 @@ def load_sequence_classifier(model: str, revision: str | None = None) -> Sequenc
     return SequenceClassifier(net, tokenizer, model_id, rev)
 
 
+class BadJsonLines(ValueError):
+    """A line of a JSON-lines input is not a JSON object; says where, so the user can fix it."""
+
+
+def parse_jsonl(lines: Iterable[str], source: str) -> list[dict]:
+    """JSON objects, one per non-blank line; a bad line raises :class:`BadJsonLines`."""
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadJsonLines(f"{source} line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise BadJsonLines(
+                f'{source} line {number}: expected a JSON object like {{"text": ...}}'
+            )
+        rows.append(row)
+    return rows
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Labelled JSON lines, skipping blank lines."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return parse_jsonl(f, str(path))

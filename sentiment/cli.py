@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from sentiment.classifier import load_classifier, read_jsonl
+from sentiment.classifier import load_classifier, parse_jsonl, read_jsonl
 from sentiment.training import evaluate, format_table, train_head, train_shipped
 
 app = typer.Typer(help="Multilingual review sentiment: classify, evaluate, retrain.")
@@ -25,7 +25,7 @@ ModelOpt = typer.Option(
 @app.command()
 def classify(model: str | None = ModelOpt, batch_size: int = typer.Option(32, min=1)) -> None:
     """Read JSON lines {"text": ...} on stdin; write label, score, probs per line, in order."""
-    rows = [json.loads(line) for line in sys.stdin if line.strip()]
+    rows = parse_jsonl(sys.stdin, "stdin")
     clf = load_classifier(model)
     for pred in clf.predict([str(r.get("text") or "") for r in rows], batch_size):
         out = {"label": pred.label, "score": pred.score, "probs": pred.probs}
@@ -39,9 +39,10 @@ def eval_cmd(
     batch_size: int = typer.Option(32, min=1),
 ) -> None:
     """Print accuracy and per-class F1, overall and per language, as a Markdown table."""
+    rows = read_jsonl(file)  # a bad line fails here, before minutes of model loading
     clf = load_classifier(model)
     typer.echo(f"model: {clf.model_id}  version: {clf.version}")
-    typer.echo(format_table(evaluate(clf, read_jsonl(file), batch_size)))
+    typer.echo(format_table(evaluate(clf, rows, batch_size)))
 
 
 @app.command()
