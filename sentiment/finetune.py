@@ -2,7 +2,7 @@
 
 Why the split at ``FROZEN_LAYERS``: only the top layers get adapters, so the bottom layers'
 token states are computed once per text (no gradients) and cached; each training step then runs
-only the top layers. That makes three epochs over ~2,800 short reviews take minutes on 2 CPU cores.
+only the top layers. That makes three epochs over ~5,800 short reviews take minutes on 2 CPU cores.
 The trained adapter is merged into the base model at load time (``sentiment.adapter``), and the
 shipped logistic head is refitted on the adapted embeddings (``sentiment.training``).
 """
