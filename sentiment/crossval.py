@@ -1,12 +1,14 @@
 """Model selection by k-fold cross-validation on ``train.jsonl`` only: the test sets stay unseen.
 
-    python -m sentiment.crossval [--folds 5] [--epochs 3] [--frozen 6] [--skip-lora]
+    python -m sentiment.crossval [--folds 5] [--epochs 3] [--frozen 6] [--skip-lora] [--save F]
 
 Compares, out of fold, the base encoder + logistic head with the shipped recipe (LoRA on the top
 layers, then the logistic head refitted on the adapted embeddings), and prints the same table
-as ``revmon sentiment eval`` for each. The folds are stratified by language and label, so every
-fold holds each language's classes in proportion. The bottom layers' token states are computed
-once (``finetune.CachedTop``) and shared by every fold.
+as ``revmon sentiment eval`` for each, then how leaning towards "negative" would change
+accuracy and negative F1; ``--save`` keeps the out-of-fold probabilities. The folds are
+stratified by language and label, so every fold holds each language's classes in proportion.
+The bottom layers' token states are computed once (``finetune.CachedTop``) and shared by every
+fold.
 """
 
 from __future__ import annotations
