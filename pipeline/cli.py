@@ -338,6 +338,21 @@ def sentiment_train_adapter(
     train_adapter_cmd(out_dir or Path(sentiment.__file__).with_name("data"), epochs, seed)
 
 
+@sentiment_app.command("screen")
+def sentiment_screen(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines")],
+    against: Annotated[str, typer.Option(help="shipped sets: all, train or held-out")] = "all",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write kept lines")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="cosine; default 0.92")
+    ] = None,
+) -> None:
+    """List lines that repeat or paraphrase a shipped review; -o writes the others (maintainers)."""
+    from sentiment.cli import screen_cmd
+
+    screen_cmd(file, against, out, threshold)
+
+
 user_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import typer
 
 from sentiment.classifier import load_classifier, parse_jsonl, read_jsonl
-from sentiment.training import evaluate, format_table, train_head, train_shipped
+from sentiment.training import (
+    NEAR_DUPLICATE,
+    SCREEN_SETS,
+    evaluate,
+    format_table,
+    screen,
+    train_head,
+    train_shipped,
+)
 
 app = typer.Typer(help="Multilingual review sentiment: classify, evaluate, retrain.")
 
@@ -65,6 +73,49 @@ def train_adapter_cmd(
     """Regenerate the shipped LoRA adapter and head from train.jsonl (minutes on CPU)."""
     result = train_shipped(out_dir, epochs=epochs, seed=seed, log=typer.echo)
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("screen")
+def screen_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines with text"),
+    against: str = typer.Option("all", "--against", help="shipped sets: all, train or held-out"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the kept lines here"),
+    threshold: float | None = typer.Option(None, min=0.0, max=1.0, help="cosine; default 0.92"),
+) -> None:
+    """List the lines that repeat or paraphrase a shipped review; -o keeps the others.
+
+    Run it on a new held-out set (against all) or new training data (against held-out)
+    before it joins the shipped files. The threshold is set on the base encoder.
+    """
+    from sentiment.e5convert import ensure_converted
+    from sentiment.encoder import load_encoder
+
+    if against not in SCREEN_SETS:
+        raise typer.BadParameter(f"choose one of {', '.join(SCREEN_SETS)}", param_hint="--against")
+    rows = read_jsonl(file)
+    texts = [str(r.get("text") or "") for r in rows]
+    # screening a shipped file against the sets would find every line in itself
+    paths = [p for p in SCREEN_SETS[against] if p.resolve() != file.resolve()]
+    reference = [r["text"] for p in paths for r in read_jsonl(p)]
+    base = load_encoder(str(ensure_converted(None)))
+    dropped = screen(texts, reference, base, NEAR_DUPLICATE if threshold is None else threshold)
+    for d in dropped:
+        typer.echo(
+            f"item {d.index + 1}: {d.reason} ({d.cosine:.3f}) "
+            f"{json.dumps(texts[d.index], ensure_ascii=False)} ~ "
+            f"{json.dumps(d.closest, ensure_ascii=False)}"
+        )
+    repeats = sum(d.reason == "repeat" for d in dropped)
+    typer.echo(
+        f"screened {len(rows)} against {len(reference)} ({against}): {repeats} repeats, "
+        f"{len(dropped) - repeats} paraphrases, {len(rows) - len(dropped)} kept"
+    )
+    if out is not None:
+        gone = {d.index for d in dropped}
+        with open(out, "w", encoding="utf-8") as f:
+            for i, row in enumerate(rows):
+                if i not in gone:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,33 @@ def test_negative_bias_curve_recovers_borderline_negatives():
     assert curve[0.2] == (20 / 30, 0.0)
     assert curve[0.3] == (1.0, 1.0)
     assert curve[2.3] == pytest.approx((20 / 30, 2 / 3))  # precision 1/2, recall 1
+
+
+def test_screen_drops_repeats_and_paraphrases_and_keeps_new_texts():
+    from sentiment.training import screen
+
+    vectors = {
+        "Slow delivery.": [1.0, 0.0],
+        "Delivery was slow.": [0.99, 0.141],  # a paraphrase of the reference
+        "Lovely staff": [0.0, 1.0],
+        "Fair prices": [0.8, 0.6],  # cosine 0.8: a different review
+    }
+
+    class Stub:
+        def embed(self, texts):
+            return np.array([vectors[t] for t in texts])
+
+    texts = [
+        "Lovely staff",
+        "  SLOW   delivery. ",
+        "Delivery was slow.",
+        "Fair prices",
+        "Lovely staff",
+    ]
+    dropped = screen(texts, ["Slow delivery."], Stub(), threshold=0.92)
+    assert [(d.index, d.reason, d.closest) for d in dropped] == [
+        (1, "repeat", "Slow delivery."),  # case and spacing do not hide a repeat
+        (2, "paraphrase", "Slow delivery."),
+        (4, "repeat", "Lovely staff"),  # a repeat within the screened file
+    ]
+    assert dropped[1].cosine > 0.98

@@ -119,3 +119,37 @@ def test_training_set_holds_no_paraphrase_of_a_held_out_review():
     held_out = [r["text"] for path in TEST_FILES for r in read_jsonl(path)]
     close = near_duplicates(train, held_out, base)
     assert not close, [(train[i], held_out[j], round(s, 3)) for i, j, s in close[:5]]
+
+
+def test_screen_command_lists_and_drops_what_a_shipped_set_already_holds(
+    tmp_path, monkeypatch, capsys
+):
+    import json
+    import sys
+
+    from pipeline.cli import main
+    from sentiment import training
+
+    reference = tmp_path / "shipped.jsonl"
+    shipped = [
+        "The delivery took three working days, exactly as the website promised.",
+        "Świetne jedzenie i przemiła obsługa, polecam!",
+    ]
+    reference.write_text("".join(json.dumps({"text": t}) + "\n" for t in shipped), "utf-8")
+    monkeypatch.setitem(training.SCREEN_SETS, "all", (reference,))
+    new = tmp_path / "new.jsonl"
+    rows = [
+        {"text": "świetne jedzenie i  przemiła obsługa, polecam!", "label": "positive"},
+        {"text": "Delivery took three working days, just as the website promised!"},
+        {"text": "Ужасно: ждали два часа, еда холодная, персонал хамит.", "label": "negative"},
+    ]
+    new.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    kept = tmp_path / "kept.jsonl"
+    monkeypatch.setattr(sys, "argv", ["revmon", "sentiment", "screen", str(new), "-o", str(kept)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "item 1: repeat" in out and "item 2: paraphrase" in out and "item 3" not in out
+    assert "screened 3 against 2 (all): 1 repeats, 1 paraphrases, 1 kept" in out
+    assert read_jsonl(kept) == rows[2:]
