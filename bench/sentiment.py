@@ -11,6 +11,11 @@ head) on the same synthetic multilingual reviews, in one process and one run:
 - naive: ``transformers.pipeline("feature-extraction")`` called one text at a time, mean-pooled
   in numpy, then the same head (sentiment only; less work than the batched side does).
 
+It also prints the arithmetic each side sustained (encoder FLOPs of the unpadded windows per
+second) next to this CPU's fp32 matrix-multiply rate at the encoder's own shapes, measured in
+the same run: how far the batched path is from the hardware's limit, so a ratio aim can be
+checked against what the machine can do at all.
+
 The naive side may run on a subset (``--naive-n``) to save time: its rate is per text and does
 not depend on how many texts it sees. Prints reviews/s, the ratio, and peak RSS after each phase.
 """
@@ -48,6 +53,45 @@ def synthetic_texts(n: int, seed: int = 0) -> list[tuple[str, str, float]]:
         text = " ".join(r["text"] for r in picks)
         out.append((text, picks[0]["lang"], float(rng.choice(stars[picks[0]["label"]]))))
     return out
+
+
+def encoder_gflop(texts: list[str], encoder) -> float:
+    """GFLOP the encoder spends on ``texts``: its windows' real tokens, padding not counted.
+
+    Per layer and token: the four attention projections (4 d^2 multiply-adds), the feed-forward
+    pair (2 d f) and attention itself (2 T d for a window of T tokens); 2 FLOPs per multiply-add.
+    """
+    from transformers import AutoConfig
+
+    from sentiment.e5convert import ensure_converted
+    from sentiment.encoder import segment_texts
+
+    config = AutoConfig.from_pretrained(ensure_converted(None), local_files_only=True)
+    d, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    windows = segment_texts(encoder.tokenizer, texts, encoder.prefix, encoder.max_length)
+    macs = sum(len(w.ids) * (4 * d * d + 2 * d * f + 2 * len(w.ids) * d) for w in windows)
+    return 2 * macs * layers / 1e9
+
+
+def matmul_gflops(d: int = 384, f: int = 1536, rows: int = 4096, repeats: int = 20) -> float:
+    """Best fp32 GFLOP/s of this CPU on the encoder's two matrix shapes (torch, all threads).
+
+    A practical ceiling for an fp32 encoder here: its work is almost all such products.
+    """
+    import torch
+
+    rates = []
+    for a, b in (
+        (torch.randn(rows, d), torch.randn(d, f)),
+        (torch.randn(rows, f), torch.randn(f, d)),
+    ):
+        best = 0.0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.matmul(a, b)
+            best = max(best, 2 * rows * a.shape[1] * b.shape[1] / (time.perf_counter() - start))
+        rates.append(best / 1e9)
+    return float(np.mean(rates))
 
 
 def peak_rss_mb() -> float:
@@ -141,6 +185,16 @@ def main() -> None:
     naive = run_naive([t for t, _, _ in data[:naive_n]], clf)
     print(f"naive pipeline() x{naive_n}: {naive:8.1f} reviews/s   peak RSS {peak_rss_mb():,.0f} MB")
     print(f"speed-up: {batched / naive:.2f}x")
+
+    per_review = encoder_gflop([t for t, _, _ in data], clf.encoder) / len(data)
+    ceiling = matmul_gflops()
+    print(
+        f"encoder work: {per_review:.2f} GFLOP per review; fp32 matmul here: {ceiling:.0f} GFLOP/s"
+    )
+    for name, rate in (("batched", batched), ("naive", naive)):
+        sustained = rate * per_review
+        print(f"  {name:8} {sustained:6.0f} GFLOP/s = {sustained / ceiling:4.0%} of it")
+    print(f"  a 4x ratio needs {4 * naive * per_review / ceiling:.0%} of it on the batched side")
 
 
 if __name__ == "__main__":
