@@ -59,3 +59,17 @@ def test_eval_names_the_bad_line_of_a_labelled_file(
         main()  # the file is read first: the (missing) model is never loaded
     assert exit_info.value.code == 2
     assert f"{labelled} line 2: not JSON" in capsys.readouterr().err
+
+
+def test_screen_refuses_an_unknown_set_before_loading_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / "new.jsonl"
+    new.write_text('{"text": "fine"}\n', encoding="utf-8")
+    argv = ["revmon", "sentiment", "screen", str(new), "--against", "test5"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "choose one of all, train, held-out" in err and "Traceback" not in err
