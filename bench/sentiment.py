@@ -55,25 +55,30 @@ def synthetic_texts(n: int, seed: int = 0) -> list[tuple[str, str, float]]:
     return out
 
 
-def encoder_gflop(texts: list[str], encoder) -> float:
+def encoder_config():
+    """The bundled encoder's transformers config (sizes for the FLOP count and the ceiling)."""
+    from transformers import AutoConfig
+
+    from sentiment.e5convert import ensure_converted
+
+    return AutoConfig.from_pretrained(ensure_converted(None), local_files_only=True)
+
+
+def encoder_gflop(texts: list[str], encoder, config) -> float:
     """GFLOP the encoder spends on ``texts``: its windows' real tokens, padding not counted.
 
     Per layer and token: the four attention projections (4 d^2 multiply-adds), the feed-forward
     pair (2 d f) and attention itself (2 T d for a window of T tokens); 2 FLOPs per multiply-add.
     """
-    from transformers import AutoConfig
-
-    from sentiment.e5convert import ensure_converted
     from sentiment.encoder import segment_texts
 
-    config = AutoConfig.from_pretrained(ensure_converted(None), local_files_only=True)
     d, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     windows = segment_texts(encoder.tokenizer, texts, encoder.prefix, encoder.max_length)
     macs = sum(len(w.ids) * (4 * d * d + 2 * d * f + 2 * len(w.ids) * d) for w in windows)
     return 2 * macs * layers / 1e9
 
 
-def matmul_gflops(d: int = 384, f: int = 1536, rows: int = 4096, repeats: int = 20) -> float:
+def matmul_gflops(d: int, f: int, rows: int = 4096, repeats: int = 20) -> float:
     """Best fp32 GFLOP/s of this CPU on the encoder's two matrix shapes (torch, all threads).
 
     A practical ceiling for an fp32 encoder here: its work is almost all such products.
@@ -186,8 +191,9 @@ def main() -> None:
     print(f"naive pipeline() x{naive_n}: {naive:8.1f} reviews/s   peak RSS {peak_rss_mb():,.0f} MB")
     print(f"speed-up: {batched / naive:.2f}x")
 
-    per_review = encoder_gflop([t for t, _, _ in data], clf.encoder) / len(data)
-    ceiling = matmul_gflops()
+    config = encoder_config()
+    per_review = encoder_gflop([t for t, _, _ in data], clf.encoder, config) / len(data)
+    ceiling = matmul_gflops(config.hidden_size, config.intermediate_size)
     print(
         f"encoder work: {per_review:.2f} GFLOP per review; fp32 matmul here: {ceiling:.0f} GFLOP/s"
     )
