@@ -1,6 +1,6 @@
 """Model selection by k-fold cross-validation on ``train.jsonl`` only: the test sets stay unseen.
 
-    python -m sentiment.crossval [--folds 5] [--epochs 3] [--frozen 6] [--skip-lora] [--save F]
+    python -m sentiment.crossval [--folds 5] [--epochs 3] [--frozen 4] [--skip-lora] [--save F]
 
 Compares, out of fold, the base encoder + logistic head with the shipped recipe (LoRA on the top
 layers, then the logistic head refitted on the adapted embeddings), and prints the same table

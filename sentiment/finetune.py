@@ -114,7 +114,7 @@ def train_adapter(
     seed: int = SEED,
     log=None,
 ) -> Adapter:
-    """Fit LoRA (top layers, q/v) + a linear head on cached texts ``idx``; return the adapter.
+    """Fit LoRA (TARGETS from layer cache.frozen up) + a linear head; return the adapter.
 
     Class-balanced cross-entropy on unit-length mean-pooled embeddings (times a fixed scale, like
     a cosine classifier). Deterministic for a given seed, data order and thread count.
