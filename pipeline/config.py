@@ -32,6 +32,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "revmon"
 
 
+# sentiment.encoder.Precision, repeated here so that reading settings does not import torch
+SentimentPrecision = Literal["auto", "fp32", "bf16"]
+
+
 class SourceConfig(BaseModel):
     """One thing to watch for a location: a platform and a start URL or an API target."""
 
@@ -320,6 +324,8 @@ class Settings(BaseSettings):
     obey_robots: bool = True
     redis_url: str | None = None
     sentiment_model: str | None = None
+    # bf16 runs about twice as fast on CPUs with AMX; 99.7% of labels agree with fp32 (model card)
+    sentiment_precision: SentimentPrecision = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     locations: list[LocationConfig] = Field(default_factory=list)
     sla: SlaConfig = Field(default_factory=SlaConfig)

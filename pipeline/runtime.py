@@ -33,7 +33,9 @@ class Runtime:
         if self._classifier is None:
             from sentiment import load_classifier
 
-            self._classifier = load_classifier(self.settings.sentiment_model)
+            self._classifier = load_classifier(
+                self.settings.sentiment_model, precision=self.settings.sentiment_precision
+            )
         return self._classifier
 
 

@@ -27,7 +27,16 @@ from sentiment import aspects as aspect_mod
 from sentiment import urgency as urgency_mod
 from sentiment.adapter import ADAPTER_FILE
 from sentiment.e5convert import default_cache_dir, ensure_converted
-from sentiment.encoder import Encoder, load_encoder, model_revision, run_batched
+from sentiment.encoder import (
+    MAX_BATCH_TOKENS,
+    MAX_BATCH_TOKENS_BF16,
+    Encoder,
+    load_encoder,
+    model_revision,
+    resolve_precision,
+    run_batched,
+    to_precision,
+)
 from sentiment.head import LABELS, Head, load_head
 
 SHIPPED_HEAD = Path(__file__).with_name("data") / "head.npz"
@@ -94,6 +103,7 @@ class SentimentClassifier:
 
     model_id: str
     version: str
+    precision: str = "fp32"  # the arithmetic it runs in; not part of the version
 
     def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
@@ -162,6 +172,7 @@ class EmbeddingClassifier(SentimentClassifier):
         self.head = head
         self.model_id = encoder.model_id
         self.version = f"{encoder.revision}+head-{head.digest}"
+        self.precision = encoder.precision
 
     def _embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         return self.encoder.embed(texts, batch_size)
@@ -173,21 +184,29 @@ class EmbeddingClassifier(SentimentClassifier):
 class SequenceClassifier(SentimentClassifier):
     """A Hugging Face sequence-classification model; long texts average window probabilities."""
 
-    def __init__(self, model, tokenizer, model_id: str, revision: str):
-        self.model = model.eval()
+    def __init__(self, model, tokenizer, model_id: str, revision: str, precision: str = "fp32"):
+        self.model = to_precision(model.eval(), precision)
+        self.precision = precision
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.version = revision
         self.mapping = label_mapping(model.config.id2label)
         self.max_length = int(min(getattr(model.config, "max_position_embeddings", 512), 512))
+        self.max_batch_tokens = MAX_BATCH_TOKENS_BF16 if precision == "bf16" else MAX_BATCH_TOKENS
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.softmax(self.model(**batch).logits, dim=-1)
+        return torch.softmax(self.model(**batch).logits.float(), dim=-1)
 
     def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
         n = len(self.model.config.id2label)
         raw = run_batched(
-            self.tokenizer, texts, self._forward, n, batch_size, max_length=self.max_length
+            self.tokenizer,
+            texts,
+            self._forward,
+            n,
+            batch_size,
+            max_length=self.max_length,
+            max_tokens=self.max_batch_tokens,
         )
         return raw @ self.mapping
 
@@ -245,7 +264,10 @@ def pick_head(
 
 @lru_cache(maxsize=4)
 def load_classifier(
-    model: str | None = None, cache_dir: str | None = None, backend: str = "auto"
+    model: str | None = None,
+    cache_dir: str | None = None,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> SentimentClassifier:
     """Cached loader. ``None``: bundled e5 + head (converted into ``cache_dir`` on first use).
 
@@ -253,20 +275,23 @@ def load_classifier(
     Face sequence-classification model name or local folder. Nothing here reads the environment
     except the cache-dir default (``$REVMON_CACHE_DIR``) when ``cache_dir`` is None.
     ``backend``: "auto" runs the bundled encoder on ONNX Runtime when available (same outputs,
-    faster on CPU), "torch" forces PyTorch.
+    faster on CPU), "torch" forces PyTorch. ``precision``: "auto" picks bf16 on CPUs with AMX
+    (about twice as fast there, cosine 0.9999 to fp32) and fp32 elsewhere; bf16 runs on PyTorch.
     """
     cache = Path(cache_dir) if cache_dir else None
+    precision = resolve_precision(precision)
     try:
         if model is None:
-            encoder = resolve_encoder(None, cache_dir, "onnx" if backend == "auto" else backend)
+            backend = "onnx" if backend == "auto" else backend
+            encoder = resolve_encoder(None, cache_dir, backend, precision)
             return EmbeddingClassifier(
                 encoder, pick_head(encoder.model_id, cache, encoder.revision)
             )
         if "::" in model:
             head_path = model.split("::", 1)[1]
-            encoder = resolve_encoder(model, cache_dir)
+            encoder = resolve_encoder(model, cache_dir, precision=precision)
             return EmbeddingClassifier(encoder, load_head(Path(head_path)))
-        return load_sequence_classifier(model)
+        return load_sequence_classifier(model, precision=precision)
     except (OSError, ValueError, KeyError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ModelLoadError(
@@ -281,22 +306,28 @@ class ModelLoadError(RuntimeError):
 
 
 def resolve_encoder(
-    model: str | None, cache_dir: str | None = None, backend: str = "torch"
+    model: str | None,
+    cache_dir: str | None = None,
+    backend: str = "torch",
+    precision: str = "fp32",
 ) -> Encoder:
     """The encoder part of a model spec: bundled e5 for None, the left side of ENCODER::HEAD.
 
     The bundled encoder is the converted e5 base plus the shipped LoRA adapter when present.
+    Training calls this with the fp32 default, so a fitted head never depends on the CPU.
     """
     if model is None:
         folder = ensure_converted(Path(cache_dir) if cache_dir else None)
         adapter = str(SHIPPED_ADAPTER) if SHIPPED_ADAPTER.exists() else None
-        return load_encoder(str(folder), backend=backend, adapter=adapter)
+        return load_encoder(str(folder), backend=backend, adapter=adapter, precision=precision)
     if "::" not in model:
         raise ValueError(f"{model!r} is not an encoder + head spec (ENCODER::HEAD)")
-    return load_encoder(model.split("::", 1)[0])
+    return load_encoder(model.split("::", 1)[0], precision=precision)
 
 
-def load_sequence_classifier(model: str, revision: str | None = None) -> SequenceClassifier:
+def load_sequence_classifier(
+    model: str, revision: str | None = None, precision: str = "fp32"
+) -> SequenceClassifier:
     """Load a ``*ForSequenceClassification`` model from a local folder or the HF cache."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -306,7 +337,7 @@ def load_sequence_classifier(model: str, revision: str | None = None) -> Sequenc
     net = AutoModelForSequenceClassification.from_pretrained(model, **kwargs)
     rev = model_revision(local) if local.exists() else (revision or "main")
     model_id = local.name if local.exists() else model
-    return SequenceClassifier(net, tokenizer, model_id, rev)
+    return SequenceClassifier(net, tokenizer, model_id, rev, precision)
 
 
 class BadJsonLines(ValueError):

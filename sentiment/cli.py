@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from sentiment.classifier import load_classifier, parse_jsonl, read_jsonl
+from sentiment.encoder import Precision
 from sentiment.training import (
     NEAR_DUPLICATE,
     SCREEN_SETS,
@@ -28,13 +29,20 @@ app = typer.Typer(help="Multilingual review sentiment: classify, evaluate, retra
 ModelOpt = typer.Option(
     None, "--model", help="HF model name/path or ENCODER::HEAD; default bundled"
 )
+PrecisionOpt = typer.Option(
+    "auto", "--precision", help="auto (bf16 on AMX CPUs, else fp32), fp32 or bf16"
+)
 
 
 @app.command()
-def classify(model: str | None = ModelOpt, batch_size: int = typer.Option(32, min=1)) -> None:
+def classify(
+    model: str | None = ModelOpt,
+    batch_size: int = typer.Option(32, min=1),
+    precision: Precision = PrecisionOpt,
+) -> None:
     """Read JSON lines {"text": ...} on stdin; write label, score, probs per line, in order."""
     rows = parse_jsonl(sys.stdin, "stdin")
-    clf = load_classifier(model)
+    clf = load_classifier(model, precision=precision)
     for pred in clf.predict([str(r.get("text") or "") for r in rows], batch_size):
         out = {"label": pred.label, "score": pred.score, "probs": pred.probs}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
@@ -45,11 +53,12 @@ def eval_cmd(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="labelled JSON lines"),
     model: str | None = ModelOpt,
     batch_size: int = typer.Option(32, min=1),
+    precision: Precision = PrecisionOpt,
 ) -> None:
     """Print accuracy and per-class F1, overall and per language, as a Markdown table."""
     rows = read_jsonl(file)  # a bad line fails here, before minutes of model loading
-    clf = load_classifier(model)
-    typer.echo(f"model: {clf.model_id}  version: {clf.version}")
+    clf = load_classifier(model, precision=precision)
+    typer.echo(f"model: {clf.model_id}  version: {clf.version}  precision: {clf.precision}")
     typer.echo(format_table(evaluate(clf, rows, batch_size)))
 
 

@@ -503,3 +503,97 @@ def test_length_batches_cap_segments_and_padded_tokens():
     assert widths == [[300], [200, 100], [40, 7, 6], [5, 3]]  # longest first
     for b in batches:
         assert len(b) <= 3 and (len(b) == 1 or len(b) * len(b[0].ids) <= 400)
+
+
+# ---------------------------------------------------------------- precision
+
+
+@pytest.mark.parametrize(
+    ("asked", "amx", "expected"),
+    [
+        ("auto", True, "bf16"),
+        ("auto", False, "fp32"),
+        ("fp32", True, "fp32"),
+        ("bf16", False, "bf16"),
+    ],
+)
+def test_precision_auto_follows_the_cpu(monkeypatch, asked, amx, expected):
+    import sentiment.encoder as encoder_mod
+
+    monkeypatch.setattr(encoder_mod, "native_bf16", lambda: amx)
+    assert encoder_mod.resolve_precision(asked) == expected
+
+
+def test_unknown_precision_is_a_clear_error(tiny_encoder_dir, tiny_head):
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16"):
+        load_classifier(f"{tiny_encoder_dir}::{tiny_head}", precision="fp16")
+
+
+def test_bf16_embedding_classifier_close_to_fp32_same_version(tiny_encoder_dir, tiny_head):
+    spec = f"{tiny_encoder_dir}::{tiny_head}"
+    fp32 = load_classifier(spec, precision="fp32")
+    bf16 = load_classifier(spec, precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert next(bf16.encoder.model.parameters()).dtype == torch.bfloat16
+    # an inference setting, not a new model: switching must not re-score the database
+    assert bf16.version == fp32.version
+    texts = ["good food", "the staff was slow and the price bad", "😀", "ok", ""]
+    cosine = (fp32.encoder.embed(texts) * bf16.encoder.embed(texts)).sum(axis=1)
+    assert cosine.min() > 0.99
+    assert bf16.encoder.embed(texts).dtype == np.float32
+    p32 = [p.probs["negative"] for p in fp32.predict(texts)]
+    p16 = [p.probs["negative"] for p in bf16.predict(texts)]
+    np.testing.assert_allclose(p16, p32, atol=0.05)
+
+
+def test_bf16_sequence_classifier_and_larger_batches(tiny_seqclf_dir, monkeypatch):
+    import sentiment.encoder as encoder_mod
+
+    fp32 = load_classifier(str(tiny_seqclf_dir), precision="fp32")
+    bf16 = load_classifier(str(tiny_seqclf_dir), precision="bf16")
+    assert bf16.precision == "bf16" and bf16.version == fp32.version
+    assert bf16.max_batch_tokens == encoder_mod.MAX_BATCH_TOKENS_BF16 > fp32.max_batch_tokens
+    texts = ["good"] * 40 + ["bad food", "the staff was slow"]
+    widths = []
+    real = encoder_mod.length_batches
+
+    def spy(segments, batch_size, max_tokens=encoder_mod.MAX_BATCH_TOKENS):
+        for batch in real(segments, batch_size, max_tokens):
+            widths.append(len(batch) * len(batch[0].ids))
+            yield batch
+
+    monkeypatch.setattr(encoder_mod, "length_batches", spy)
+    monkeypatch.setattr(bf16, "max_batch_tokens", 32)
+    probs = np.array([list(p.probs.values()) for p in bf16.predict(texts, batch_size=64)])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert 24 < max(widths) <= 32  # the classifier's own cap reaches the batcher
+    ref = np.array([list(p.probs.values()) for p in fp32.predict(texts, batch_size=64)])
+    np.testing.assert_allclose(probs, ref, atol=0.05)
+
+
+def test_precision_setting_reaches_the_model_and_the_flag_overrides_it(
+    tiny_seqclf_dir, tmp_path, monkeypatch
+):
+    from pipeline.cli import app as revmon
+    from pipeline.config import Settings
+    from pipeline.runtime import Runtime
+
+    settings = Settings(sentiment_model=str(tiny_seqclf_dir), sentiment_precision="bf16")
+    assert Runtime(settings, engine=None, sessions=None).classifier.precision == "bf16"
+
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(json.dumps({"text": "good", "label": "positive", "lang": "en"}) + "\n")
+    monkeypatch.setenv("REVMON_SENTIMENT_MODEL", str(tiny_seqclf_dir))
+    monkeypatch.setenv("REVMON_SENTIMENT_PRECISION", "bf16")
+    result = CliRunner().invoke(revmon, ["sentiment", "eval", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "precision: bf16" in result.stdout
+    result = CliRunner().invoke(revmon, ["sentiment", "eval", str(data), "--precision", "fp32"])
+    assert result.exit_code == 0 and "precision: fp32" in result.stdout, result.output
+
+    result = CliRunner().invoke(revmon, ["sentiment", "eval", str(data), "--precision", "fp16"])
+    assert result.exit_code == 2 and "fp16" in result.output
+    monkeypatch.setenv("REVMON_SENTIMENT_PRECISION", "fp16")
+    result = CliRunner().invoke(revmon, ["sentiment", "eval", str(data)])
+    assert result.exit_code == 2
+    assert "sentiment_precision" in result.output and "Traceback" not in result.output
