@@ -12,6 +12,7 @@ When ``onnx`` or ``onnxruntime`` is missing, callers fall back to PyTorch.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -22,6 +23,9 @@ import numpy as np
 import torch
 
 ONNX_NAME = "encoder.onnx"
+ADAPTER_GLOB = "encoder-lora-*.onnx"
+
+logger = logging.getLogger(__name__)
 
 
 def available() -> bool:
@@ -118,7 +122,27 @@ class OnnxForward:
                 merge(model, adapter)
             export(model, path)
             del model
+            if adapter is not None:
+                remove_stale_graphs(Path(model_dir), keep=path)
         return cls(path, AutoConfig.from_pretrained(model_dir, local_files_only=True))
+
+
+def remove_stale_graphs(model_dir: Path, keep: Path) -> list[Path]:
+    """Delete the adapter graphs of earlier adapters (~470 MB each); return what went.
+
+    Called right after a new adapter's graph is exported, i.e. on the first start after an
+    upgrade. A process still running the old release is unaffected: ONNX Runtime holds its graph
+    in memory once the session is open, and would re-export it if started again.
+    """
+    removed = []
+    for stale in sorted(model_dir.glob(ADAPTER_GLOB)):
+        if stale.resolve() == keep.resolve():
+            continue
+        size_mb = stale.stat().st_size / 1e6
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+        logger.info("removed stale ONNX graph %s (%.0f MB)", stale.name, size_mb)
+    return removed
 
 
 def onnx_name(adapter=None) -> str:

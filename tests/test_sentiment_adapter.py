@@ -152,3 +152,23 @@ def test_shipped_artefacts_are_small_npz_only():
         assert adapter_mod.ADAPTER_FILE.stat().st_size < 5_000_000
         ad = load_adapter(adapter_mod.ADAPTER_FILE)
         assert ad.a and all(v.dtype == np.float32 for v in ad.a.values())
+
+
+def test_a_new_adapter_graph_replaces_the_stale_one_but_not_the_base(tiny_dir, tmp_path):
+    import shutil
+
+    from sentiment import onnx_backend
+
+    if not onnx_backend.available():
+        pytest.skip("onnx/onnxruntime not installed")
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_dir, folder)
+    old, new = random_adapter(3), random_adapter(4)
+    load_encoder(str(folder), prefix="", backend="onnx")  # the base graph, which stays
+    onnx_backend.OnnxForward.for_model_dir(folder, old)
+    assert (folder / onnx_backend.onnx_name(old)).exists()
+    onnx_backend.OnnxForward.for_model_dir(folder, new)  # the upgrade: a new adapter digest
+    graphs = sorted(p.name for p in folder.glob("*.onnx"))
+    assert graphs == sorted([onnx_backend.ONNX_NAME, onnx_backend.onnx_name(new)])
+    onnx_backend.OnnxForward.for_model_dir(folder, new)  # reopening exports and removes nothing
+    assert sorted(p.name for p in folder.glob("*.onnx")) == graphs
