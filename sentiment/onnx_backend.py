@@ -1,9 +1,11 @@
 """Optional ONNX Runtime back end for the sentence encoder: same embeddings, faster on CPU.
 
-Why: on the project's 2-core CPU boxes ONNX Runtime ran multilingual-e5-small about 1.2-2.3x
-faster than PyTorch eager (noisy, shared cores) at identical output (cosine 0.9999999). int8
-quantisation was measured too and rejected: cosine to the fp32 model fell to 0.97 (torch
-dynamic) / 0.98 (ONNX Runtime), and with torch int8 held-out accuracy dropped ~5 points.
+Why: on the project's 2-core AVX2 CPU boxes ONNX Runtime ran multilingual-e5-small about
+1.2-2.3x faster than PyTorch eager (noisy, shared cores) at identical output (cosine 0.9999999);
+on an AVX-512 CPU the two were level. It is the fp32 path only: where the CPU has AMX, bf16 on
+PyTorch is 2.7x faster still (``sentiment.encoder.resolve_precision``). int8 quantisation was
+measured too and rejected: cosine to the fp32 model fell to 0.97 (torch dynamic) / 0.98 (ONNX
+Runtime), and with torch int8 held-out accuracy dropped ~5 points.
 
 The export (``onnx`` package needed, once) writes ``encoder.onnx`` next to the model in the
 cache, through a temporary file and a rename so a crash never leaves a broken file behind.
