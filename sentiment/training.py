@@ -30,7 +30,9 @@ TEST2_FILE = DATA_DIR / "test2.jsonl"
 TEST3_FILE = DATA_DIR / "test3.jsonl"
 # written blind after release 4 was final; items paraphrasing any earlier text were dropped
 TEST4_FILE = DATA_DIR / "test4.jsonl"
-TEST_FILES = (TEST_FILE, TEST2_FILE, TEST3_FILE, TEST4_FILE)
+# written blind after release 5 was final (sentiment/data/LABELLING.md), screened the same way
+TEST5_FILE = DATA_DIR / "test5.jsonl"
+TEST_FILES = (TEST_FILE, TEST2_FILE, TEST3_FILE, TEST4_FILE, TEST5_FILE)
 # what `revmon sentiment screen --against` compares a new file with
 SCREEN_SETS = {"all": (TRAIN_FILE, *TEST_FILES), "train": (TRAIN_FILE,), "held-out": TEST_FILES}
 # Training reviews closer than this (cosine, base encoder) to a held-out one are paraphrases of

@@ -465,17 +465,18 @@ def test_shipped_data_and_head_are_small_and_separate():
     from sentiment.training import TEST_FILES, TRAIN_FILE
 
     train = read_jsonl(TRAIN_FILE)
-    test, test2, test3, test4 = (read_jsonl(path) for path in TEST_FILES)
+    test, test2, test3, test4, test5 = (read_jsonl(path) for path in TEST_FILES)
     assert len(train) >= 5000 and len(test) >= 140 and len(test2) >= 200 and len(test3) >= 250
-    assert len(test4) >= 160
+    assert len(test4) >= 160 and len(test5) >= 700
     seen = {r["text"].lower() for r in train}
-    for held_out in (test, test2, test3, test4):
+    for held_out in (test, test2, test3, test4, test5):
         texts = {r["text"].lower() for r in held_out}
         assert not seen & texts
         seen |= texts  # no held-out set repeats an earlier one either
     for lang in ("en", "ru", "pl"):
         assert sum(r["lang"] == lang for r in test2) >= 45
         assert sum(r["lang"] == lang for r in test3) >= 55
+        assert sum(r["lang"] == lang and r["label"] == "negative" for r in test5) >= 60
     for lang in ("en", "ru", "pl", "uk", "de", "es"):
         for label in LABELS:
             assert any(r["lang"] == lang and r["label"] == label for r in train)
