@@ -99,7 +99,9 @@ def score(runtime: Runtime) -> None:
     from pipeline.scoring import score_pending
 
     classifier = runtime.classifier
-    typer.echo(f"scoring with {classifier.model_id} (version {classifier.version})")
+    typer.echo(
+        f"scoring with {classifier.model_id} (version {classifier.version}, {classifier.precision})"
+    )
     result = score_pending(runtime.sessions, classifier)
     typer.echo(f"scored {result.scored}: {result.negative} negative, {result.mixed} mixed")
 
