@@ -169,12 +169,14 @@ def run_naive(texts: list[str], clf) -> float:
 
 
 def main() -> None:
+    from sentiment.encoder import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--naive-n", type=int, default=None, help="default: same as --n")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--backend", default="auto", choices=("auto", "torch"))
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation")
     args = parser.parse_args()
 

@@ -28,9 +28,8 @@ from sentiment import urgency as urgency_mod
 from sentiment.adapter import ADAPTER_FILE
 from sentiment.e5convert import default_cache_dir, ensure_converted
 from sentiment.encoder import (
-    MAX_BATCH_TOKENS,
-    MAX_BATCH_TOKENS_BF16,
     Encoder,
+    batch_tokens,
     load_encoder,
     model_revision,
     resolve_precision,
@@ -192,7 +191,7 @@ class SequenceClassifier(SentimentClassifier):
         self.version = revision
         self.mapping = label_mapping(model.config.id2label)
         self.max_length = int(min(getattr(model.config, "max_position_embeddings", 512), 512))
-        self.max_batch_tokens = MAX_BATCH_TOKENS_BF16 if precision == "bf16" else MAX_BATCH_TOKENS
+        self.max_batch_tokens = batch_tokens(precision)
 
     def _forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.softmax(self.model(**batch).logits.float(), dim=-1)

@@ -53,6 +53,11 @@ def native_bf16() -> bool:
         return False
 
 
+def batch_tokens(precision: str) -> int:
+    """Padded tokens per model call for this precision (see ``length_batches``)."""
+    return MAX_BATCH_TOKENS_BF16 if precision == "bf16" else MAX_BATCH_TOKENS
+
+
 def resolve_precision(precision: str) -> str:
     """``auto`` -> ``bf16`` on CPUs with native bf16 matrix units, else ``fp32``."""
     if precision not in PRECISIONS:
@@ -205,7 +210,7 @@ class Encoder:
     ):
         self.backend = "onnx" if forward is not None else "torch"
         self.precision = precision
-        self.max_batch_tokens = MAX_BATCH_TOKENS_BF16 if precision == "bf16" else MAX_BATCH_TOKENS
+        self.max_batch_tokens = batch_tokens(precision)
         self._fast_forward = forward
         # With ONNX Runtime the PyTorch weights are not kept: that saves ~470 MB.
         self.model = model.eval() if forward is None else None
