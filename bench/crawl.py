@@ -142,8 +142,8 @@ def with_scrapy(start: str, concurrency: int, store: bool) -> tuple[int, int, fl
     """The real otzovik spider: (pages, items, seconds from engine start to finish)."""
     from scrapy.crawler import CrawlerProcess
 
-    from crawlers.run import scrapy_settings
     from pipeline.config import Settings
+    from revmon.crawl import scrapy_settings
 
     database = Path(tempfile.mkdtemp()) / "bench.db"
     settings = scrapy_settings(Settings(database_url=f"sqlite:///{database}", log_level="WARNING"))

@@ -6,27 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-PLATFORMS = frozenset(
-    {
-        "google",
-        "yandex_maps",
-        "twogis",
-        "trustpilot",
-        "tripadvisor",
-        "otzovik",
-        "irecommend",
-        "yelp",
-        "app_store",
-        "google_play",
-        "vk",
-        "telegram",
-        "reddit",
-        "mastodon",
-        "schema_org",
-    }
-)
-KINDS = frozenset({"review", "mention"})
-
 
 @dataclass
 class ReviewItem:

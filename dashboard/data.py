@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import queries
 from pipeline.queries import Filters
-from pipeline.runtime import Runtime, build_runtime
+from revmon.runtime import Runtime, build_runtime
 
 INBOX_TTL = 30
 TRENDS_TTL = 300
@@ -134,7 +134,7 @@ def mark_responded(review_id: int, actor: str) -> Outcome:
 def supports_reply(platform: str) -> bool:
     """Whether revmon can post a reply on ``platform`` (False until the reply API exists)."""
     try:
-        from crawlers.api.replies import supports_reply as supported
+        from revmon.replies import supports_reply as supported
     except ImportError:
         return False
     return bool(supported(platform))
@@ -142,8 +142,8 @@ def supports_reply(platform: str) -> bool:
 
 def post_reply(review_id: int, text: str, actor: str) -> Outcome:
     """Post on the platform; its refusal (auth, too long, rejected, network) is a message."""
-    from crawlers.api import replies
     from crawlers.api.errors import ApiError
+    from revmon import replies
 
     settings = runtime().settings
 

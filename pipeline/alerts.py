@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, select
@@ -30,24 +30,20 @@ from pipeline.notifiers import Message, build_notifiers
 from pipeline.outbox import DeliveryReport, deliver_pending
 from pipeline.triage import OPEN_STATUSES, enqueue_new, escalate_overdue, is_negative_or_mixed
 
-if TYPE_CHECKING:
-    from pipeline.runtime import Runtime
-
 __all__ = ["DeliveryReport", "deliver_pending", "queue_alerts", "render_alert", "run_alerts_once"]
 TEXT_LIMIT = 1500
 
 
-def run_alerts_once(runtime: Runtime) -> DeliveryReport:
+def run_alerts_once(settings: Settings, sessions: sessionmaker[Session]) -> DeliveryReport:
     """`revmon alerts`: queue new triage items, escalate overdue ones, evaluate the rules and
     deliver what is due. Channels are built first, so a missing secret stops it before work."""
-    settings = runtime.settings
     notifiers = build_notifiers(settings.alerts)
     try:
-        with runtime.sessions.begin() as session:
+        with sessions.begin() as session:
             triaged = enqueue_new(session, settings)
             escalated = escalate_overdue(session)
             queued = queue_alerts(session, settings)
-        report = deliver_pending(runtime.sessions, settings, notifiers=notifiers)
+        report = deliver_pending(sessions, settings, notifiers=notifiers)
     finally:
         for notifier in notifiers.values():
             notifier.close()

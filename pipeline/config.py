@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from crawlers.items import PLATFORMS
+from pipeline.platforms import PLATFORMS
 
 DEFAULT_USER_AGENT = "revmon/0.1 (+https://github.com/revmon/revmon; review monitoring bot)"
 

@@ -7,22 +7,21 @@ on with the rest of the batch.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import dateparser
 
-from crawlers.items import KINDS, PLATFORMS
 from pipeline.language import detect_language
+from pipeline.platforms import KINDS, PLATFORMS
+from pipeline.text import plain_text, storable
 
-_TAG = re.compile(r"<[^>]+>")
-_BREAK = re.compile(r"<\s*(br|/p|/div|/li)\b[^>]*>", re.IGNORECASE)
-_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LANG = re.compile(r"^[a-z]{2}$")
 
 
@@ -64,31 +63,48 @@ class CleanReview:
         return values
 
 
-def clean_text(value: Any) -> str:
-    """Plain text: tags removed, entities decoded, runs of spaces folded, paragraphs kept."""
-    if value is None:
-        return ""
-    text = _BREAK.sub("\n", str(value))
-    text = html.unescape(_TAG.sub("", text))
-    lines = (_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+# What the columns of ``reviews`` hold (pipeline.models); longer values never reach the database.
+MAX_ID = 255
+MAX_AUTHOR = 255
+MAX_LOCATION_KEY = 64
+# Reviews are about the past: a date far ahead is a parser reading the wrong field, and one
+# before the web had reviews is a parser reading a zero. A day of slack covers clocks and zones.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 
-def parse_datetime(value: Any, field_name: str) -> datetime:
-    """ISO 8601 or a human date in any language to aware UTC (UTC assumed when none is given)."""
-    if isinstance(value, datetime):
-        parsed: datetime | None = value
-    elif isinstance(value, int | float):
-        parsed = datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str) and value.strip():
-        parsed = _parse_date_string(value.strip())
-    else:
-        parsed = None
+def parse_datetime(value: Any, field_name: str, now: datetime | None = None) -> datetime:
+    """ISO 8601 or a human date in any language to aware UTC (UTC assumed when none is given).
+
+    Every failure is an :class:`InvalidItem` naming the field: unparseable text, a timestamp
+    out of range, a date before 1990 or more than a day in the future.
+    """
+    try:
+        parsed = _parse_any_date(value)
+    except (ValueError, TypeError, OverflowError, OSError) as exc:
+        raise InvalidItem(f"{field_name}: cannot parse date {value!r:.80} ({exc})") from None
     if parsed is None:
-        raise InvalidItem(f"{field_name}: cannot parse date {value!r}")
+        raise InvalidItem(f"{field_name}: cannot parse date {value!r:.80}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidItem(f"{field_name}: date out of range {value!r:.80}") from None
+    latest = (now or datetime.now(UTC)) + FUTURE_SLACK
+    if not EARLIEST <= parsed <= latest:
+        raise InvalidItem(f"{field_name}: {parsed.isoformat()} is not a plausible review date")
+    return parsed
+
+
+def _parse_any_date(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and value.strip():
+        return _parse_date_string(value.strip())
+    return None
 
 
 def _parse_date_string(value: str) -> datetime | None:
@@ -102,57 +118,132 @@ def parse_rating(value: Any) -> float | None:
     """A rating already on 1..5 (spiders normalise scales); strings with comma decimals accepted."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidItem(f"rating: not a number: {value!r:.80}")
     try:
-        rating = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
+        rating = float(value.replace(",", ".")) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        raise InvalidItem(f"rating: not a number: {value!r}") from None
-    if not 1.0 <= rating <= 5.0:
+        raise InvalidItem(f"rating: not a number: {value!r:.80}") from None
+    if not 1.0 <= rating <= 5.0:  # NaN fails this too
         raise InvalidItem(f"rating: {rating} is outside 1..5")
     return rating
 
 
-def _optional_str(value: Any, limit: int | None = None) -> str | None:
-    text = clean_text(value) if value is not None else ""
-    if not text:
-        return None
-    return text[:limit] if limit else text
+def _text_field(data: dict[str, Any], name: str) -> str:
+    """A text field as stored; anything but a string (or nothing) is a parser bug, said so."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidItem(f"{name}: expected text, got {type(value).__name__}")
+    return plain_text(value)
 
 
-def normalize(item: Any) -> CleanReview:
-    """Validate one ReviewItem (dataclass or mapping); raise InvalidItem naming the bad field."""
-    data = asdict(item) if is_dataclass(item) and not isinstance(item, type) else dict(item)
-    platform = str(data.get("platform") or "")
-    if platform not in PLATFORMS:
-        raise InvalidItem(f"platform: unknown {platform!r}")
-    external_id = str(data.get("external_id") or "").strip()
-    if not external_id:
+def _optional_text(data: dict[str, Any], name: str, limit: int | None = None) -> str | None:
+    text = _text_field(data, name)
+    return (text[:limit] if limit else text) or None
+
+
+def _external_id(value: Any) -> str:
+    """The platform's id; one too long for the column keeps a prefix and a hash of the whole,
+    so that it stays unique and stable instead of colliding when cut."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not storable(value).strip():
         raise InvalidItem("external_id: missing")
-    kind = data.get("kind") or "review"
-    if kind not in KINDS:
-        raise InvalidItem(f"kind: must be one of {sorted(KINDS)}, got {kind!r}")
-    url = str(data.get("url") or "").strip()
-    if not url:
+    external_id = storable(value).strip()
+    if len(external_id) > MAX_ID:
+        digest = hashlib.sha256(external_id.encode("utf-8")).hexdigest()[:24]
+        external_id = f"{external_id[: MAX_ID - 25]}#{digest}"
+    return external_id
+
+
+def _url(value: Any) -> str:
+    """A link a person can open: http(s) only, so no page can plant ``javascript:`` in the inbox."""
+    if not isinstance(value, str) or not value.strip():
         raise InvalidItem("url: missing")
-    text = clean_text(data.get("text"))
-    reply_text = _optional_str(data.get("reply_text"))
+    url = storable(value).strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        raise InvalidItem(f"url: not an http(s) link: {url[:80]!r}")
+    return url
+
+
+def _location_key(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_LOCATION_KEY:
+        raise InvalidItem(f"location_key: must be text of at most {MAX_LOCATION_KEY} characters")
+    return value
+
+
+def _language(value: Any) -> str | None:
+    """An ISO 639-1 code when the source gives a usable one; otherwise detection decides."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().lower()[:2]
+    return code if _LANG.match(code) else None
+
+
+def _raw(value: Any) -> dict[str, Any]:
+    """The source's record, made storable as JSON: strings cleaned, odd values as text."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidItem(f"raw: expected an object, got {type(value).__name__}")
+    return _jsonable(value)  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(key)): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return storable(str(value))
+
+
+def normalize(item: Any, now: datetime | None = None) -> CleanReview:
+    """Validate one ReviewItem (dataclass or mapping); raise InvalidItem naming the bad field.
+
+    Every field is checked against what its column holds, so that a bad item fails here, alone,
+    and never in the database where it would take its batch down with it.
+    """
+    if is_dataclass(item) and not isinstance(item, type):
+        data = asdict(item)
+    elif isinstance(item, dict):
+        data = dict(item)
+    else:
+        raise InvalidItem(f"not a review item: {type(item).__name__}")
+    platform = data.get("platform")
+    if not isinstance(platform, str) or platform not in PLATFORMS:
+        raise InvalidItem(f"platform: unknown {platform!r:.40}")
+    kind = data.get("kind") or "review"
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise InvalidItem(f"kind: must be one of {sorted(KINDS)}, got {kind!r:.40}")
+    title = _optional_text(data, "title")
+    text = _text_field(data, "text")
+    reply_text = _optional_text(data, "reply_text")
     reply_at = data.get("reply_at")
-    language = (data.get("language") or "").strip().lower()[:2] or None
-    if language and not _LANG.match(language):
-        language = None
-    title = _optional_str(data.get("title"))
     return CleanReview(
         platform=platform,
-        external_id=external_id[:255],
+        external_id=_external_id(data.get("external_id")),
         kind=kind,
-        location_key=data.get("location_key") or None,
-        url=url,
-        author=_optional_str(data.get("author"), 255),
+        location_key=_location_key(data.get("location_key")),
+        url=_url(data.get("url")),
+        author=_optional_text(data, "author", MAX_AUTHOR),
         rating=parse_rating(data.get("rating")),
         title=title,
         text=text,
-        language=language or detect_language(" ".join(filter(None, [title, text]))),
-        published_at=parse_datetime(data.get("published_at"), "published_at"),
+        language=_language(data.get("language"))
+        or detect_language(" ".join(filter(None, [title, text]))),
+        published_at=parse_datetime(data.get("published_at"), "published_at", now),
         reply_text=reply_text,
-        reply_at=parse_datetime(reply_at, "reply_at") if reply_at else None,
-        raw=data.get("raw") or {},
+        reply_at=parse_datetime(reply_at, "reply_at", now) if reply_at else None,
+        raw=_raw(data.get("raw")),
     )

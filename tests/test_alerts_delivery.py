@@ -24,7 +24,7 @@ from pipeline.alerts import deliver_pending, queue_alerts
 from pipeline.config import Settings
 from pipeline.models import Alert
 from pipeline.notifiers import verify_signature
-from pipeline.runtime import build_runtime
+from revmon.runtime import build_runtime
 from tests.local_smtp import free_port, smtp_server
 from tests.seeding import location, review
 
@@ -253,7 +253,7 @@ lease_seconds = 120
         for i in range(5):
             review(session, seen=now - timedelta(minutes=i), text=f"Awful visit {i}")
 
-    command = [sys.executable, "-m", "pipeline.cli", "alerts"]
+    command = [sys.executable, "-m", "revmon.cli", "alerts"]
     child_env = {**os.environ, **env}
     killed = subprocess.Popen(command, env=child_env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip

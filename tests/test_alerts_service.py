@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from pipeline.config import Settings
 from pipeline.models import Alert, Triage
-from pipeline.runtime import build_runtime
-from pipeline.service import CrawlProcess, Job, Service, serve
+from revmon.runtime import build_runtime
+from revmon.service import CrawlProcess, Job, Service, serve
 from tests.seeding import review
 
 
@@ -66,7 +66,7 @@ def test_crawl_child_never_overlaps_and_is_stopped(tmp_path: Path) -> None:
 def test_sigterm_stops_the_service_gracefully() -> None:
     script = textwrap.dedent(
         """
-        from pipeline.service import Job, Service, stop_on_signals
+        from revmon.service import Job, Service, stop_on_signals
         service = Service([Job("tick", 0.05, lambda: print("tick", flush=True))])
         with stop_on_signals(service):
             service.run()
@@ -133,7 +133,7 @@ def test_one_real_tick_scores_triages_and_alerts(
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str, *args: str):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from revmon.cli import app
 
     config = tmp_path / "revmon.toml"
     config.write_text(textwrap.dedent(toml))

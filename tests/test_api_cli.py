@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.db import make_engine
 from pipeline.models import CrawlRun, Review
+from revmon.cli import app
 from tests.fixtures.api import load
 
 GBP_TARGET = "accounts/108459207326582963871/locations/4791204726108523011"

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from crawlers.api.errors import AuthError, ReplyNotSupported, ReplyRejected, ReplyTooLong
 from crawlers.api.google_business import GoogleBusinessClient
-from crawlers.api.replies import post_reply, supports_reply
 from crawlers.items import ReviewItem
-from pipeline.cli import app
 from pipeline.db import make_engine, migrate, session_factory
 from pipeline.ingest import ingest_items
 from pipeline.models import Review, ReviewRevision, Triage, TriageEvent
+from revmon.cli import app
+from revmon.replies import post_reply, supports_reply
 from tests.fixtures.api import load, make_settings
 
 NAME = (

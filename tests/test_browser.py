@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from dashboard.launch import streamlit_command
 from pipeline.db import make_engine, migrate
+from revmon.launch import streamlit_command
 from tests.seed_dashboard import XSS, seed
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from revmon.cli import main
 
 
 def test_a_model_that_cannot_load_is_one_line(

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.config import load_settings
+from revmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from crawlers.run import SpiderJob, jobs_for, run_spiders, scrapy_settings
-from pipeline.cli import app
 from pipeline.config import Settings, load_settings
+from revmon.cli import app
+from revmon.crawl import SpiderJob, jobs_for, run_spiders, scrapy_settings
 from tests.sitesupport import JSON, REPO, Reply, SiteServer, fresh_database, stored
 
 UA = "revmon-test/1.0 (+https://northwind.example/bot)"
@@ -120,7 +120,7 @@ def test_revmon_crawl_runs_every_source_in_one_process(tmp_path: Path, crawl_db:
             "REVMON_DATA_DIR": str(tmp_path),
         }
         result = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", "crawl"],
+            [sys.executable, "-m", "revmon.cli", "crawl"],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -247,7 +247,7 @@ def test_reply_draft_follows_language_and_aspects(db):
 def test_post_reply_where_the_platform_has_an_api(db, monkeypatch):
     """Google has a reply API; the real call needs Google, so the client's function is faked
     and the dashboard's part (the text, the actor, the message) is what is checked."""
-    import crawlers.api.replies as replies
+    import revmon.replies as replies
     from pipeline.triage import mark_responded
 
     engine, ids = db
@@ -269,7 +269,7 @@ def test_post_reply_where_the_platform_has_an_api(db, monkeypatch):
 
 
 def test_post_reply_failure_is_shown_not_raised(db, monkeypatch):
-    import crawlers.api.replies as replies
+    import revmon.replies as replies
     from crawlers.api.errors import AuthError
 
     def refuse(*args, **kwargs):

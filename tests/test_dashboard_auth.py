@@ -7,8 +7,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from pipeline.auth import LoginThrottle, allows, authenticate, hash_password, verify_password
-from pipeline.cli import app
 from pipeline.config import UserConfig
+from revmon.cli import app
 from tests import test_dashboard as dashboard
 from tests.test_dashboard import card_texts, run
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from dashboard.launch import APP, streamlit_command
 from dashboard.templates import ASPECT_LINES, LANGUAGES, PHRASES, draft_reply, template_language
-from pipeline.cli import app
+from revmon.cli import app
+from revmon.launch import APP, streamlit_command
 
 
 def test_every_language_has_every_phrase_and_aspect():

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 def revmon(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "revmon.cli", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -8,7 +8,7 @@ import click
 import pytest
 import typer
 
-from pipeline.cli import app
+from revmon.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -119,8 +119,8 @@ def test_correction_survives_rescoring_and_feeds_training(
 def test_revmon_score_command(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
     from pipeline.db import make_engine, migrate, session_factory
+    from revmon.cli import app
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)

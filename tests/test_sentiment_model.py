@@ -148,7 +148,7 @@ def test_screen_command_lists_and_drops_what_a_shipped_set_already_holds(
     import json
     import sys
 
-    from pipeline.cli import main
+    from revmon.cli import main
     from sentiment import training
 
     reference = tmp_path / "shipped.jsonl"

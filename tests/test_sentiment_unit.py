@@ -575,9 +575,9 @@ def test_bf16_sequence_classifier_and_larger_batches(tiny_seqclf_dir, monkeypatc
 def test_precision_setting_reaches_the_model_and_the_flag_overrides_it(
     tiny_seqclf_dir, tmp_path, monkeypatch
 ):
-    from pipeline.cli import app as revmon
     from pipeline.config import Settings
-    from pipeline.runtime import Runtime
+    from revmon.cli import app as revmon
+    from revmon.runtime import Runtime
 
     settings = Settings(sentiment_model=str(tiny_seqclf_dir), sentiment_precision="bf16")
     assert Runtime(settings, engine=None, sessions=None).classifier.precision == "bf16"

@@ -90,7 +90,7 @@ def expected_items(base: str) -> list[dict]:
             author="Piotr K.",
             rating=4.0,
             title="Dobry sklep",
-            text="Szybka wysyłka, ale rozmiar za mały. Zwrot bez problemu.",
+            text="Szybka wysyłka, ale rozmiar za mały (<38). Zwrot bez problemu.",
             language="pl",
             published_at="2024-01-12T12:00:00+00:00",
             reply_text="Dziękujemy, Piotr! Tabela rozmiarów jest już poprawiona.",

@@ -4,7 +4,7 @@ TARGET is the tag (``acmecoffee`` or ``#acmecoffee``); the instance is the base 
 (``REVMON_API__BASE_URLS__MASTODON``, default mastodon.social). Pages follow the
 ``Link: rel="next"`` header, 40 statuses each. The id is the status ``uri``, the same on every
 instance, so a post seen through two instances is one mention. ``content`` is HTML; it is
-reduced to text here with the pipeline's own ``clean_text``. The ``language`` field is set by
+reduced to text here with the pipeline's ``html_to_text``. The ``language`` field is set by
 the poster's app and often wrong, so it is left for the pipeline to detect.
 """
 
@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from crawlers.api.base import ApiClient, Page
 from crawlers.items import ReviewItem
-from pipeline.normalize import clean_text
+from pipeline.text import html_to_text, plain_text
 
 PAGE_SIZE = 40
 
@@ -59,8 +59,8 @@ class MastodonClient(ApiClient):
             external_id=status["uri"],
             kind="mention",
             url=status.get("url") or status["uri"],
-            text=clean_text(status["content"]),
-            title=clean_text(status.get("spoiler_text")) or None,
+            text=html_to_text(status["content"]),
+            title=plain_text(status.get("spoiler_text")) or None,
             published_at=status["created_at"],
             author=account.get("display_name") or account.get("acct"),
             raw=status,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import dateparser
 
 from crawlers.items import ReviewItem
-from pipeline.normalize import clean_text
+from pipeline.text import html_to_text, plain_text
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
@@ -135,5 +135,10 @@ def text_or_none(value: Any) -> str | None:
 
 
 def plain(value: Any) -> str | None:
-    """Human text as the item contract wants it: tags removed, entities decoded, spaces folded."""
-    return clean_text(value) or None
+    """A plain-text field as the item contract wants it: every character kept, spaces folded."""
+    return plain_text(value) or None
+
+
+def from_html(value: Any) -> str | None:
+    """A field that is HTML, as the text a reader sees (parsed, entities decoded once)."""
+    return html_to_text(value) or None

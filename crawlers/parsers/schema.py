@@ -7,6 +7,7 @@ any ``worstRating..bestRating`` scale, with dates in any language: all are norma
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ def schema_data(response: TextResponse) -> SchemaData:
     blobs = response.css('script[type="application/ld+json"]::text').getall()
     for number, blob in enumerate(blobs, start=1):
         try:
-            roots.append(load_json(_WRAPPERS.sub("", blob), f"JSON-LD block {number}"))
+            blob_data = load_json(_WRAPPERS.sub("", blob), f"JSON-LD block {number}")
+            roots.append(_decode_entities(blob_data))
         except PageError as exc:
             errors.append(f"{response.url}: {exc}")
     microdata = extruct.extract(
@@ -66,6 +68,18 @@ def schema_data(response: TextResponse) -> SchemaData:
     )
     roots.extend(microdata["microdata"])
     return SchemaData(nodes=list(_walk(roots)), errors=errors)
+
+
+def _decode_entities(value: Any) -> Any:
+    """JSON-LD strings with HTML entities decoded once: sites fill JSON-LD from HTML-escaped
+    templates (``&nbsp;``, ``&#39;``). Tags are not touched: a ``<`` in a review stays."""
+    if isinstance(value, str):
+        return html.unescape(value)
+    if isinstance(value, dict):
+        return {key: _decode_entities(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode_entities(item) for item in value]
+    return value
 
 
 def page_language(response: TextResponse) -> str | None:

@@ -11,7 +11,7 @@ from parsel import Selector
 from scrapy.http import TextResponse
 
 from crawlers.items import ReviewItem
-from crawlers.parsers.common import Page, PageError, iso_datetime, plain, to_number
+from crawlers.parsers.common import Page, PageError, from_html, iso_datetime, plain, to_number
 
 PLATFORM = "telegram"
 _MULTIPLIERS = {"K": 1_000, "M": 1_000_000}
@@ -49,7 +49,7 @@ def _post(response: TextResponse, post: Selector, channel: str | None) -> Review
         author=plain(post.css(".tgme_widget_message_from_author ::text").get())
         or plain(post.css(".tgme_widget_message_owner_name ::text").get())
         or channel,
-        text=plain(text_html) or "",
+        text=from_html(text_html) or "",
         published_at=published,
         raw={
             "data_post": post_id,

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-from pipeline.runtime import Runtime
+from revmon.runtime import Runtime
 
 log = logging.getLogger(__name__)
-CRAWL_COMMAND = (sys.executable, "-m", "pipeline.cli", "crawl")
+CRAWL_COMMAND = (sys.executable, "-m", "revmon.cli", "crawl")
 CRAWL_STOP_GRACE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -137,7 +137,13 @@ def build_jobs(runtime: Runtime, crawl: CrawlProcess | None) -> list[Job]:
         return f"scored {result.scored}, {result.negative} negative, {result.mixed} mixed"
 
     jobs.append(Job("score", cfg.score_minutes * 60, score))
-    jobs.append(Job("alerts", cfg.alerts_minutes * 60, lambda: str(run_alerts_once(runtime))))
+    jobs.append(
+        Job(
+            "alerts",
+            cfg.alerts_minutes * 60,
+            lambda: str(run_alerts_once(runtime.settings, runtime.sessions)),
+        )
+    )
     return jobs
 
 

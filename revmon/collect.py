@@ -37,7 +37,7 @@ from pipeline.config import Settings
 from pipeline.ingest import ingest_items
 from pipeline.models import CrawlRun
 from pipeline.runs import finish_run, record_batch, record_errors, start_run
-from pipeline.runtime import build_runtime
+from revmon.runtime import build_runtime
 
 
 @dataclass

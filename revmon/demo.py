@@ -17,10 +17,10 @@ from collections import Counter
 import typer
 from sqlalchemy import func, select
 
-from crawlers.demo_site.server import WEBHOOK_PATH, DemoServer, demo_sources
 from pipeline.config import Settings
 from pipeline.models import Review, Sentiment, Triage
-from pipeline.runtime import Runtime, build_runtime
+from revmon.demo_site.server import WEBHOOK_PATH, DemoServer, demo_sources
+from revmon.runtime import Runtime, build_runtime
 
 DEMO_SECRET_ENV = "REVMON_DEMO_WEBHOOK_SECRET"  # noqa: S105  (a variable name)
 
@@ -82,13 +82,13 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
     summary(runtime)
     if start_dashboard:
         typer.echo("starting the dashboard (Ctrl+C to stop)")
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "dashboard"], check=False)
+        subprocess.run([sys.executable, "-m", "revmon.cli", "dashboard"], check=False)
     else:
         typer.echo("next: `revmon dashboard` to triage, or `revmon export --format jsonl`")
 
 
 def crawl(runtime: Runtime) -> None:
-    from crawlers.run import crawl_configured
+    from revmon.crawl import crawl_configured
 
     typer.echo(f"crawling {sum(len(loc.sources) for loc in runtime.settings.locations)} sources")
     for line in crawl_configured(runtime).lines:
@@ -109,7 +109,7 @@ def score(runtime: Runtime) -> None:
 def triage_and_alert(runtime: Runtime) -> None:
     from pipeline.alerts import run_alerts_once
 
-    report = run_alerts_once(runtime)
+    report = run_alerts_once(runtime.settings, runtime.sessions)
     typer.echo(f"queued {report.triaged} reviews for a response; {report}")
 
 

@@ -19,7 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from pipeline.config import SentimentPrecision, Settings, load_settings
-from pipeline.runtime import Runtime, build_runtime
+from revmon.runtime import Runtime, build_runtime
 
 app = typer.Typer(
     name="revmon",
@@ -75,7 +75,7 @@ def crawl(
     full: Annotated[bool, typer.Option(help="page to the end, past stored reviews")] = False,
 ) -> None:
     """Run the spiders for the configured sources in one Scrapy process and store the reviews."""
-    from crawlers.run import crawl_configured
+    from revmon.crawl import crawl_configured
 
     runtime = runtime_or_exit()
     try:
@@ -100,8 +100,8 @@ def collect(
     full: Annotated[bool, typer.Option(help="do not stop at already stored reviews")] = False,
 ) -> None:
     """Run one official API client for one target and store its reviews or mentions."""
-    from crawlers.api.collect import collect as run_collect
     from crawlers.api.errors import ApiError
+    from revmon.collect import collect as run_collect
 
     settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -159,7 +159,7 @@ def alerts() -> None:
 
     runtime = runtime_or_exit()
     try:
-        report = run_alerts_once(runtime)
+        report = run_alerts_once(runtime.settings, runtime.sessions)
     except ChannelConfigError as exc:
         typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
         raise typer.Exit(2) from None
@@ -174,7 +174,7 @@ def run(
 ) -> None:
     """The long-running service: crawl, score, triage and alert on the configured schedule."""
     from pipeline.notifiers import ChannelConfigError
-    from pipeline.service import serve
+    from revmon.service import serve
 
     runtime = runtime_or_exit()
     try:
@@ -190,7 +190,7 @@ def dashboard(
     address: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 for all")] = "127.0.0.1",
 ) -> None:
     """Start the Streamlit dashboard (inbox, trends, sources) in the foreground."""
-    from dashboard.launch import run_dashboard
+    from revmon.launch import run_dashboard
 
     settings_or_exit()  # a bad config fails here with one line, not inside the browser
     typer.echo(f"revmon dashboard on http://{address}:{port}")
@@ -207,7 +207,7 @@ def reply(
     import getpass
 
     from crawlers.api.errors import ApiError
-    from crawlers.api.replies import post_reply
+    from revmon.replies import post_reply
 
     runtime = runtime_or_exit()
     try:
@@ -229,7 +229,7 @@ def demo(
     ] = 8377,
 ) -> None:
     """The whole loop on bundled demo data: serve, crawl, score, triage, alert, then show."""
-    from pipeline.demo import run_demo
+    from revmon.demo import run_demo
 
     run_demo(settings_or_exit(), port=port, start_dashboard=dashboard)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from pipeline.config import Settings
 from pipeline.models import CrawlRun, utcnow
-from pipeline.runtime import Runtime
+from revmon.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

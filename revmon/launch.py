@@ -1,12 +1,20 @@
-"""``revmon dashboard``: run the Streamlit app from wherever revmon is installed."""
+"""``revmon dashboard``: run the Streamlit app from wherever revmon is installed.
+
+The app is found as a file (Streamlit runs a script), not imported: the dashboard sits above the
+app layer and this module must not depend on it.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-APP = Path(__file__).with_name("app.py")
+_SPEC = importlib.util.find_spec("dashboard")
+if _SPEC is None or not _SPEC.submodule_search_locations:
+    raise ImportError("revmon's dashboard package is not installed")
+APP = Path(next(iter(_SPEC.submodule_search_locations))) / "app.py"
 
 
 def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]:

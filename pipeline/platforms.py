@@ -1,0 +1,29 @@
+"""The review platforms and item kinds revmon knows (ARCHITECTURE.md, ReviewItem).
+
+They live here, below the crawlers, because storage validates against them and the
+configuration checks sources against them; spiders and API clients name one of these as the
+``platform`` of what they yield.
+"""
+
+from __future__ import annotations
+
+PLATFORMS = frozenset(
+    {
+        "google",
+        "yandex_maps",
+        "twogis",
+        "trustpilot",
+        "tripadvisor",
+        "otzovik",
+        "irecommend",
+        "yelp",
+        "app_store",
+        "google_play",
+        "vk",
+        "telegram",
+        "reddit",
+        "mastodon",
+        "schema_org",
+    }
+)
+KINDS = frozenset({"review", "mention"})
