@@ -29,6 +29,7 @@ class ReviewItem:
     reply_text: str | None = None
     reply_at: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    published_estimated: bool = False  # no date on the source: published_at is the fetch time
 
 
 def stable_id(url: str, author: str | None, published_at: str, text: str) -> str:

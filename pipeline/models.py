@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 TRIAGE_STATUSES = ("new", "in_progress", "responded", "ignored")
 ALERT_STATES = ("pending", "sending", "sent", "failed", "dead")
-RUN_STATUSES = ("running", "ok", "degraded", "blocked", "failed")
+RUN_STATUSES = ("running", "ok", "degraded", "blocked", "failed", "interrupted")
 
 
 def utcnow() -> datetime:
@@ -76,6 +76,7 @@ class Review(Base):
         UniqueConstraint("platform", "external_id", name="uq_reviews_platform_external_id"),
         Index("ix_reviews_location_published", "location_key", "published_at"),
         Index("ix_reviews_platform_published", "platform", "published_at"),
+        Index("ix_reviews_platform_identity", "platform", "identity_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,10 +91,16 @@ class Review(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     published_at: Mapped[datetime]
+    published_estimated: Mapped[bool] = mapped_column(
+        default=False, doc="the source gave no date: published_at is when revmon first saw it"
+    )
     reply_text: Mapped[str | None] = mapped_column(Text)
     reply_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
+    identity_key: Mapped[str | None] = mapped_column(
+        String(64), doc="author + day + text: one review seen by two collectors under two ids"
+    )
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime | None] = mapped_column(doc="when the content last changed")
@@ -107,6 +114,22 @@ class Review(Base):
     triage: Mapped[Triage | None] = relationship(
         back_populates="review", cascade="all, delete-orphan"
     )
+
+
+class ReviewAlias(Base):
+    """Another id under which a collector sees a stored review (Google's Business Profile API
+    and Places API name the same review differently): later crawls land on the same row."""
+
+    __tablename__ = "review_aliases"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_review_aliases_platform_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ReviewRevision(Base):
@@ -240,10 +263,20 @@ class Erasure(Base):
 
 
 class CrawlRun(Base):
-    """One run of a spider or API client: what it saw, what it stored, and how it went."""
+    """One run of a spider or API client: what it saw, what it stored, and how it went.
+
+    ``outcomes`` counts pages by what happened to them (``ok``, ``empty``, ``http_404``,
+    ``parse_error``, ``blocked``, ``refused``, ``network``, ...); ``complete`` says every page was
+    fetched and parsed up to the end or to the incremental stop, which is what lets the next run
+    trust that stop. A ``running`` row whose ``heartbeat_at`` goes stale belonged to a process that
+    died: it is marked ``interrupted`` when next seen.
+    """
 
     __tablename__ = "crawl_runs"
-    __table_args__ = (Index("ix_crawl_runs_source_started", "source", "started_at"),)
+    __table_args__ = (
+        Index("ix_crawl_runs_source_started", "source", "started_at"),
+        Index("ix_crawl_runs_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(64), doc="spider or client name")
@@ -261,3 +294,26 @@ class CrawlRun(Base):
     platform_rating: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="running")
     error_log: Mapped[list[Any]] = mapped_column(default=list, doc="first error messages")
+    rejected: Mapped[int] = mapped_column(Integer, default=0, doc="items refused by validation")
+    pages_failed: Mapped[int] = mapped_column(Integer, default=0)
+    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="pages per outcome")
+    full: Mapped[bool] = mapped_column(default=False, doc="paged past stored reviews")
+    complete: Mapped[bool] = mapped_column(default=False, doc="every page fetched and parsed")
+    owner: Mapped[str | None] = mapped_column(String(128), doc="host:pid of the process")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(doc="last sign of life of the process")
+
+
+class SourceSchedule(Base):
+    """When each configured source is next due, and which `revmon run` process holds it now.
+
+    Several service processes on several machines share one database; a source is collected by
+    the one that takes its lease, once per interval."""
+
+    __tablename__ = "source_schedule"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16))

@@ -47,6 +47,7 @@ class CleanReview:
     reply_text: str | None
     reply_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict)
+    published_estimated: bool = False
 
     @cached_property
     def content_hash(self) -> str:
@@ -246,4 +247,5 @@ def normalize(item: Any, now: datetime | None = None) -> CleanReview:
         reply_text=reply_text,
         reply_at=parse_datetime(reply_at, "reply_at", now) if reply_at else None,
         raw=_raw(data.get("raw")),
+        published_estimated=data.get("published_estimated") is True,
     )

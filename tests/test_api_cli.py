@@ -92,6 +92,7 @@ def test_collect_google_business_stores_and_writes_jsonl(
         "reply_text": None,
         "reply_at": None,
         "raw": load("google_business_reviews_page1.json")["reviews"][0],
+        "published_estimated": False,
     }
     assert counts(database) == (5, ["ok"])
 

@@ -23,6 +23,7 @@ def expected(base: str) -> list[dict]:
             "external_id": id_,
             "url": f"{base}/review_{id_}.html",
             "kind": "review",
+            "published_estimated": False,
             "location_key": None,
             "language": None,  # detected by the pipeline
             "reply_text": None,

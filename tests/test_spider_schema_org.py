@@ -30,6 +30,7 @@ def expected_items(base: str) -> list[dict]:
             "external_id": stable_id(url, author, published, text),
             "url": url,
             "kind": "review",
+            "published_estimated": False,
             "location_key": None,
             "author": author,
             "text": text,

@@ -16,6 +16,7 @@ def mention(base: str, post: int, **fields: object) -> dict:
         "external_id": f"coffee_district/{post}",
         "url": f"{base}/coffee_district/{post}",
         "kind": "mention",
+        "published_estimated": False,
         "location_key": None,
         "author": "Кофейный район",
         "rating": None,

@@ -27,6 +27,7 @@ def expected_items(base: str) -> list[dict]:
             "external_id": id_,
             "url": f"{base}/reviews/{id_}",
             "kind": "review",
+            "published_estimated": False,
             "location_key": "northwind-web",
             "reply_text": None,
             "reply_at": None,

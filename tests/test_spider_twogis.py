@@ -34,6 +34,7 @@ def review(id_: str, **fields: object) -> dict:
         "external_id": id_,
         "url": PUBLIC,
         "kind": "review",
+        "published_estimated": False,
         "location_key": "northwind-nsk",
         "title": None,
         "language": None,  # 2GIS does not say; the pipeline detects it

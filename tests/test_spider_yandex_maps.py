@@ -26,6 +26,7 @@ def expected(base: str) -> list[dict]:
             "external_id": id_,
             "url": url,
             "kind": "review",
+            "published_estimated": False,
             "location_key": "northwind-tverskaya",
             "title": None,
             "reply_text": None,
