@@ -30,6 +30,7 @@ class ReviewItem:
     reply_at: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     published_estimated: bool = False  # no date on the source: published_at is the fetch time
+    removed: bool = False  # the platform took the text down ("[removed]"): text is empty
 
 
 def stable_id(url: str, author: str | None, published_at: str, text: str) -> str:

@@ -96,6 +96,9 @@ class Review(Base):
     )
     reply_text: Mapped[str | None] = mapped_column(Text)
     reply_at: Mapped[datetime | None]
+    removed: Mapped[bool] = mapped_column(
+        default=False, doc="the platform took the content down; the last real text is kept"
+    )
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     identity_key: Mapped[str | None] = mapped_column(

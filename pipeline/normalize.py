@@ -48,6 +48,7 @@ class CleanReview:
     reply_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict)
     published_estimated: bool = False
+    removed: bool = False
 
     @cached_property
     def content_hash(self) -> str:
@@ -248,4 +249,5 @@ def normalize(item: Any, now: datetime | None = None) -> CleanReview:
         reply_at=parse_datetime(reply_at, "reply_at", now) if reply_at else None,
         raw=_raw(data.get("raw")),
         published_estimated=data.get("published_estimated") is True,
+        removed=data.get("removed") is True,
     )

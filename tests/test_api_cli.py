@@ -93,6 +93,7 @@ def test_collect_google_business_stores_and_writes_jsonl(
         "reply_at": None,
         "raw": load("google_business_reviews_page1.json")["reviews"][0],
         "published_estimated": False,
+        "removed": False,
     }
     assert counts(database) == (5, ["ok"])
 

@@ -26,7 +26,7 @@ def test_list_review_pages_and_empty_last_page(tmp_path: Path) -> None:
 
     items = sorted(without_raw(result.items), key=lambda item: item["external_id"])
     base = {"platform": "irecommend", "kind": "review", "published_estimated": False,
-            "location_key": "msk", "language": None,
+            "removed": False, "location_key": "msk", "language": None,
             "reply_text": None, "reply_at": None}  # fmt: skip
     assert items == [
         {

@@ -24,6 +24,7 @@ def expected(base: str) -> list[dict]:
             "url": f"{base}/review_{id_}.html",
             "kind": "review",
             "published_estimated": False,
+            "removed": False,
             "location_key": None,
             "language": None,  # detected by the pipeline
             "reply_text": None,

@@ -31,6 +31,7 @@ def expected_items(base: str) -> list[dict]:
             "url": url,
             "kind": "review",
             "published_estimated": False,
+            "removed": False,
             "location_key": None,
             "author": author,
             "text": text,

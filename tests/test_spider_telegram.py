@@ -17,6 +17,7 @@ def mention(base: str, post: int, **fields: object) -> dict:
         "url": f"{base}/coffee_district/{post}",
         "kind": "mention",
         "published_estimated": False,
+        "removed": False,
         "location_key": None,
         "author": "Кофейный район",
         "rating": None,

@@ -28,6 +28,7 @@ def expected_items(base: str) -> list[dict]:
             "url": f"{base}/reviews/{id_}",
             "kind": "review",
             "published_estimated": False,
+            "removed": False,
             "location_key": "northwind-web",
             "reply_text": None,
             "reply_at": None,

@@ -35,6 +35,7 @@ def review(id_: str, **fields: object) -> dict:
         "url": PUBLIC,
         "kind": "review",
         "published_estimated": False,
+        "removed": False,
         "location_key": "northwind-nsk",
         "title": None,
         "language": None,  # 2GIS does not say; the pipeline detects it

@@ -27,6 +27,7 @@ def expected(base: str) -> list[dict]:
             "url": url,
             "kind": "review",
             "published_estimated": False,
+            "removed": False,
             "location_key": "northwind-tverskaya",
             "title": None,
             "reply_text": None,

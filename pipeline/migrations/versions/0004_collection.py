@@ -25,10 +25,14 @@ def upgrade() -> None:
                 "published_estimated", sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
+        batch.add_column(
+            sa.Column("removed", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch.add_column(sa.Column("identity_key", sa.String(length=64), nullable=True))
         batch.create_index("ix_reviews_platform_identity", ["platform", "identity_key"])
     with op.batch_alter_table("reviews") as batch:
         batch.alter_column("published_estimated", server_default=None)
+        batch.alter_column("removed", server_default=None)
     op.create_table(
         "review_aliases",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,4 +90,5 @@ def downgrade() -> None:
     with op.batch_alter_table("reviews") as batch:
         batch.drop_index("ix_reviews_platform_identity")
         batch.drop_column("identity_key")
+        batch.drop_column("removed")
         batch.drop_column("published_estimated")
