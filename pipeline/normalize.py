@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import dateparser
 
 from pipeline.language import detect_language
-from pipeline.platforms import KINDS, PLATFORMS
+from pipeline.platforms import KINDS, PLATFORMS, SHARED_PLATFORMS
 from pipeline.text import plain_text, storable
 
 _LANG = re.compile(r"^[a-z]{2}$")
@@ -58,10 +58,24 @@ class CleanReview:
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
+    @cached_property
+    def identity_key(self) -> str | None:
+        """Who said what about which place, without the platform's id: the same review seen by
+        two collectors of a shared platform (Google Business + Places) has the same key. None
+        where ids alone decide (one collector per platform, mentions, no author or no text)."""
+        if self.platform not in SHARED_PLATFORMS or self.kind != "review":
+            return None
+        if not (self.author and self.text):
+            return None
+        folded = [self.platform, self.location_key or "", self.author, self.text]
+        payload = "\x1f".join(" ".join(part.casefold().split()) for part in folded)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
     def row(self) -> dict[str, Any]:
         """Column values for ``reviews`` (a shallow copy: ``raw`` is not duplicated)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["content_hash"] = self.content_hash
+        values["identity_key"] = self.identity_key
         return values
 
 

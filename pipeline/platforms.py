@@ -27,3 +27,8 @@ PLATFORMS = frozenset(
     }
 )
 KINDS = frozenset({"review", "mention"})
+
+# Platforms that more than one collector reads (Google through the Business Profile API and the
+# Places API; an app through the App Store RSS feed and App Store Connect). Each collector names a
+# review its own way, so the store matches such reviews by author and text as well as by id.
+SHARED_PLATFORMS = frozenset({"google", "app_store", "google_play"})
