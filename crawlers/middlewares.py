@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request
@@ -27,6 +25,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.response import response_status_message
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
+
+from crawlers.backoff import backoff_delay, seconds_until
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +41,11 @@ CAPTCHA_MARKUP = re.compile(
 MARKUP_SCAN_BYTES = 200_000
 
 
-def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: ``120`` or an HTTP date; None when absent or bad."""
-    if not value:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-def note_lost_page(crawler: Crawler, message: str) -> None:
-    """A page that will not be parsed: logged, and kept on the crawl run (``page_errors``)."""
+def gave_up(crawler: Crawler, request: Request, message: str) -> None:
+    """Retries are over for ``request``: logged here; the spider's errback records the page's
+    outcome on the crawl run with this reason (``revmon_gave_up`` in the request's meta)."""
     log.warning("%s", message)
-    errors = getattr(crawler.spider, "page_errors", None)
-    if isinstance(errors, list):
-        errors.append(message)
+    request.meta["revmon_gave_up"] = message
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -76,11 +60,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
-        asked = retry_after_seconds(response.headers.get("Retry-After"))
+        asked = seconds_until(response.headers.get("Retry-After"))
         if asked is not None and asked > self.retry_after_max:
             self.crawler.stats.inc_value("revmon/rate_limited")
-            note_lost_page(
+            gave_up(
                 self.crawler,
+                request,
                 f"gave up on {request.url}: the site asks to wait {asked:.0f}s (Retry-After), "
                 f"more than REVMON_RETRY_AFTER_MAX={self.retry_after_max:.0f}s",
             )
@@ -91,7 +76,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         reason = response_status_message(response.status)
         retry = self._retry(request, reason)
         if retry is None:
-            note_lost_page(self.crawler, f"gave up on {request.url} after retries: {reason}")
+            gave_up(self.crawler, request, f"gave up on {request.url} after retries: {reason}")
             return response
         await self._sleep(asked if asked is not None else self._backoff(request))
         return retry
@@ -101,14 +86,15 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return None
         retry = self._retry(request, exception)
         if retry is None:
-            note_lost_page(self.crawler, f"gave up on {request.url} after retries: {exception!r}")
+            gave_up(self.crawler, request, f"gave up on {request.url} after retries: {exception!r}")
         else:
             await self._sleep(self._backoff(request))
         return retry
 
     def _backoff(self, request: Request) -> float:
         """1, 2, 4, .. times the base, by the number of retries so far, up to the maximum."""
-        return min(self.backoff_max, self.backoff_base * 2 ** request.meta.get("retry_times", 0))
+        retries = request.meta.get("retry_times", 0)
+        return backoff_delay(retries, self.backoff_base, self.backoff_max)
 
     def _slow_down(self, request: Request, seconds: float) -> None:
         """Space requests to this host by at least ``seconds``; AutoThrottle eases it later."""
@@ -139,9 +125,10 @@ class BlockedPageMiddleware:
         blocked = self._captcha_url(location) or self._captcha_url(response.url)
         if not (blocked or self._captcha_markup(response)):
             return response
-        message = f"blocked: captcha or challenge page for {request.url}"
+        message = f"blocked: captcha or challenge page (HTTP {response.status})"
         self.crawler.stats.inc_value("revmon/blocked")
-        note_lost_page(self.crawler, f"{message} (HTTP {response.status})")
+        log.warning("%s for %s", message, request.url)
+        request.meta["revmon_blocked"] = True
         raise IgnoreRequest(message)
 
     @staticmethod

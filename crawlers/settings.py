@@ -48,7 +48,15 @@ REVMON_REDIS_URL = os.environ.get("REVMON_REDIS_URL")
 # A page fetched by any process is not fetched again for this long (keep it < crawl interval).
 REVMON_REDIS_DEDUP_SECONDS = float(os.environ.get("REVMON_REDIS_DEDUP_SECONDS", "3600"))
 ADDONS = {"crawlers.distributed.DistributedAddon": 0}
-REVMON_BATCH_SIZE = 200
+# Items are committed in batches of this size, or a second after the last commit.
+REVMON_BATCH_SIZE = 100
+REVMON_FLUSH_SECONDS = 1.0
+# A `running` crawl run without a heartbeat for this long belonged to a process that died.
+REVMON_RUN_STALE_SECONDS = float(os.environ.get("REVMON_RUN_STALE_SECONDS", "180"))
+
+# Spiders fetch web pages only: a crawled page must not be able to point them at local files,
+# inline data or other protocols (Scrapy would otherwise fetch file://, data:, s3:// and ftp://).
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -12,6 +12,7 @@ import re
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -37,12 +38,25 @@ SentimentPrecision = Literal["auto", "fp32", "bf16"]
 
 
 class SourceConfig(BaseModel):
-    """One thing to watch for a location: a platform and a start URL or an API target."""
+    """One thing to watch for a location: a platform and a start URL or an API target.
 
+    ``platform`` is a review platform or the name of the spider or API client that collects it
+    (``google_business``, ``google_places``); ``name`` picks the collector explicitly. Which
+    collector exists, and whether it needs a ``url`` or a ``target``, is checked against the
+    source registry when revmon starts (``revmon.sources``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
     platform: str
     url: str | None = None
     target: str | None = None
     name: str | None = Field(default=None, description="spider or client name, if not the platform")
+    interval: float | None = Field(
+        default=None, gt=0, description="minutes between collections; default [service]"
+    )
+    allow_hosts: list[str] = Field(
+        default_factory=list, description="more hosts the spider may follow links to"
+    )
 
     @field_validator("platform")
     @classmethod
@@ -50,6 +64,16 @@ class SourceConfig(BaseModel):
         if value not in PLATFORMS and value not in {"google_business", "google_places"}:
             raise ValueError(f"unknown platform {value!r}; known: {', '.join(sorted(PLATFORMS))}")
         return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        return value.strip()
 
     @model_validator(mode="after")
     def _url_or_target(self) -> SourceConfig:
@@ -61,7 +85,7 @@ class SourceConfig(BaseModel):
 class LocationConfig(BaseModel):
     """A business, branch or competitor whose reviews are watched."""
 
-    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
     name: str
     timezone: str = "UTC"
     is_competitor: bool = False
@@ -282,11 +306,31 @@ class AlertsConfig(BaseModel):
 
 
 class ServiceConfig(BaseModel):
-    """How often `revmon run` does each job, in minutes."""
+    """How often `revmon run` does each job, in minutes.
 
+    A source is collected every ``interval`` minutes when its entry gives one, else every
+    ``platform_minutes[platform]``, else the collector's own default (Google Places, billed per
+    request, asks for 360), else ``crawl_minutes``."""
+
+    model_config = ConfigDict(extra="forbid")
     crawl_minutes: float = Field(default=60, gt=0)
+    platform_minutes: dict[str, float] = Field(default_factory=dict)
     score_minutes: float = Field(default=5, gt=0)
     alerts_minutes: float = Field(default=1, gt=0)
+    lease_minutes: float = Field(
+        default=120, gt=0, description="a source held this long by a process that died is freed"
+    )
+    run_stale_seconds: float = Field(
+        default=180, gt=0, description="a crawl run this long without a heartbeat is interrupted"
+    )
+
+    @field_validator("platform_minutes")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(name for name, minutes in value.items() if minutes <= 0)
+        if bad:
+            raise ValueError(f"minutes must be > 0 for {', '.join(bad)}")
+        return value
 
 
 ROLES = ("viewer", "responder", "admin")

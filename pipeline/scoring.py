@@ -2,7 +2,10 @@
 
 A review needs scoring when it has no sentiment row, when its content changed since it was
 scored (content hash), or when the model id or version changed. Work is committed chunk by chunk,
-so an interrupted run resumes where it stopped. A person's corrected label is kept across
+so an interrupted run resumes where it stopped. Several processes may score at once (several
+``revmon run`` on one PostgreSQL): each chunk's reviews are taken ``FOR UPDATE SKIP LOCKED`` and
+checked to be still pending inside the transaction that stores their scores, so a review is
+scored by one process only. A person's corrected label is kept across
 re-scoring: it is what the dashboard shows and what retraining learns from.
 """
 
@@ -70,14 +73,10 @@ def score_pending(
     result = ScoreResult()
     for ids in _pending_chunks(sessions, classifier, chunk):
         with sessions.begin() as session:
-            # One query for the chunk's existing scores, not one lazy load per review.
-            query = select(Review).where(Review.id.in_(ids)).options(selectinload(Review.sentiment))
-            reviews = session.scalars(query).all()
-            analyses = classifier.analyze(
-                [scoring_text(r.title, r.text) for r in reviews],
-                [r.rating for r in reviews],
-                batch_size,
-            )
+            reviews = _take_pending(session, ids, classifier)
+            texts = [scoring_text(r.title, r.text) for r in reviews]
+            ratings = [r.rating for r in reviews]
+            analyses = classifier.analyze(texts, ratings, batch_size) if reviews else []
             for review, analysis in zip(reviews, analyses, strict=True):
                 _store(session, review, analysis, classifier)
                 result.scored += 1
@@ -86,6 +85,22 @@ def score_pending(
         if on_progress:
             on_progress(len(ids))
     return result
+
+
+def _take_pending(
+    session: Session, ids: list[int], classifier: SentimentClassifier
+) -> list[Review]:
+    """The chunk's reviews that are still pending and not being scored by another process."""
+    query = (
+        pending_query(classifier.model_id, classifier.version)
+        .with_only_columns(Review)
+        .where(Review.id.in_(ids))
+        .order_by(Review.id)
+        .options(selectinload(Review.sentiment))  # one query, not one lazy load per review
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Review, skip_locked=True)
+    return list(session.scalars(query).all())
 
 
 def _pending_chunks(

@@ -13,13 +13,16 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from pipeline.config import SentimentPrecision, Settings, load_settings
 from revmon.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from revmon.sources import Source
 
 app = typer.Typer(
     name="revmon",
@@ -45,8 +48,20 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
 
 
+def sources_or_exit(settings: Settings) -> list[Source]:
+    """The configured sources matched to their collectors; a bad one is one line and exit 2."""
+    from revmon.sources import SourceError, configured_sources
+
+    try:
+        return configured_sources(settings)
+    except SourceError as exc:
+        typer.secho(f"revmon: bad configuration: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
     settings = settings or settings_or_exit()
+    sources_or_exit(settings)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     if settings.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
@@ -70,21 +85,32 @@ class ExportFormat(StrEnum):
 def crawl(
     sources: Annotated[
         list[str] | None,
-        typer.Argument(help="platforms, spider names or location keys; all sources by default"),
+        typer.Argument(help="platforms, collector names, location or source keys; all by default"),
     ] = None,
     full: Annotated[bool, typer.Option(help="page to the end, past stored reviews")] = False,
+    due: Annotated[
+        bool, typer.Option(help="only the sources due by their schedule (as `revmon run` does)")
+    ] = False,
 ) -> None:
-    """Run the spiders for the configured sources in one Scrapy process and store the reviews."""
-    from revmon.crawl import crawl_configured
+    """Collect every configured source, spiders and API clients alike, and store the reviews.
+
+    Exits 1 when any source was degraded, failed, blocked or interrupted."""
+    from revmon.collection import collect as run_collection
+    from revmon.schedule import collect_due
+    from revmon.sources import select
 
     runtime = runtime_or_exit()
-    try:
-        summary = crawl_configured(runtime, sources or (), full=full)
-    except ValueError as exc:
-        typer.secho(f"revmon: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
-    typer.echo("\n".join(summary.lines))
-    if summary.troubled:  # a failed or blocked source: exit 1, so cron and the service notice
+    chosen = select(sources_or_exit(runtime.settings), sources or ())
+    if not chosen:
+        wanted = f" matching {', '.join(sources or ())}" if sources else ""
+        typer.secho(f"revmon: no configured source{wanted}; see revmon.example.toml", err=True)
+        raise typer.Exit(2)
+    summary = collect_due(runtime, chosen) if due else run_collection(runtime, chosen, full=full)
+    for line in summary.lines:
+        typer.echo(line)
+    for message in summary.fatal:
+        typer.secho(f"  error: {message}", err=True, fg="yellow")
+    if summary.troubled:  # cron and the service notice: a source needs a look
         raise typer.Exit(1)
 
 
@@ -101,15 +127,13 @@ def collect(
 ) -> None:
     """Run one official API client for one target and store its reviews or mentions."""
     from crawlers.api.errors import ApiError
-    from revmon.collect import collect as run_collect
+    from revmon.collection import collect_one
 
-    settings = settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
+    runtime = runtime_or_exit()
     try:
-        result = run_collect(
-            settings,
+        harvest = collect_one(
+            runtime.settings,
+            runtime.sessions,
             platform,
             target,
             base_url=base_url,
@@ -117,13 +141,18 @@ def collect(
             location_key=location,
             full=full,
         )
-    except ApiError as exc:
+    except ApiError as exc:  # an unknown client name
         typer.secho(f"revmon: {exc}", err=True, fg="red")
         raise typer.Exit(2) from None
-    typer.echo(result.summary())
-    for message in result.error_messages:
+    if harvest.fatal is not None:  # the credentials or the target: one line naming the fix
+        typer.secho(f"revmon: {harvest.fatal}", err=True, fg="red")
+        raise typer.Exit(2)
+    typer.echo(harvest.result.summary())
+    for message in harvest.result.error_messages:
         typer.secho(f"  error: {message}", err=True, fg="yellow")
-    if result.status != "ok":
+    if output is not None:
+        typer.echo(f"wrote {len(harvest.items)} items to {output}")
+    if harvest.result.status != "ok":
         raise typer.Exit(1)
 
 

@@ -88,10 +88,12 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
 
 
 def crawl(runtime: Runtime) -> None:
-    from revmon.crawl import crawl_configured
+    from revmon.collection import collect
+    from revmon.sources import configured_sources
 
-    typer.echo(f"crawling {sum(len(loc.sources) for loc in runtime.settings.locations)} sources")
-    for line in crawl_configured(runtime).lines:
+    sources = configured_sources(runtime.settings)
+    typer.echo(f"crawling {len(sources)} sources")
+    for line in collect(runtime, sources).lines:
         typer.echo(f"  {line}")
 
 

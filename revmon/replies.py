@@ -21,20 +21,18 @@ from sqlalchemy.orm import Session
 
 from crawlers.api.base import PostedReply
 from crawlers.api.errors import ReplyNotSupported
-from crawlers.api.registry import client_class
+from crawlers.sources import api_client, reply_kind
 from pipeline.config import Settings
 from pipeline.ingest import revision_of
 from pipeline.models import Review
 from pipeline.normalize import normalize
 from pipeline.triage import mark_responded
 
-# ReviewItem.platform -> the client that can post a reply for it
-REPLY_CLIENTS: dict[str, str] = {"google": "google_business"}
-
 
 def supports_reply(platform: str) -> bool:
-    """Whether revmon can post replies for ``platform`` (a review platform or a client name)."""
-    return platform in REPLY_CLIENTS or platform in REPLY_CLIENTS.values()
+    """Whether revmon can post replies for ``platform`` (a review platform or a client name):
+    some API client in the source registry declares a ``post_reply`` for it."""
+    return reply_kind(platform) is not None
 
 
 def post_reply(settings: Settings, session: Session, review_id: int, text: str, actor: str) -> None:
@@ -46,13 +44,13 @@ def post_reply(settings: Settings, session: Session, review_id: int, text: str, 
     review = session.get(Review, review_id)
     if review is None:
         raise LookupError(f"no review with id {review_id}")
-    name = REPLY_CLIENTS.get(review.platform)
-    if name is None:
+    kind = reply_kind(review.platform)
+    if kind is None:
         raise ReplyNotSupported(
             review.platform, "the platform has no reply API", f"answer it at {review.url}"
         )
     try:
-        posted = asyncio.run(_post(name, settings, review.raw, text))
+        posted = asyncio.run(_post(kind.name, settings, review.raw, text))
     except ReplyNotSupported as exc:
         raise ReplyNotSupported(exc.platform, exc.message, f"answer it at {review.url}") from None
     now = datetime.now(UTC)
@@ -61,7 +59,7 @@ def post_reply(settings: Settings, session: Session, review_id: int, text: str, 
 
 
 async def _post(name: str, settings: Settings, raw: dict[str, Any], text: str) -> PostedReply:
-    async with client_class(name)(settings) as client:
+    async with api_client(name)(settings) as client:
         return await client.post_reply(raw, text)  # type: ignore[attr-defined, no-any-return]
 
 

@@ -1,11 +1,17 @@
-"""`revmon run`: the long-running service that crawls, scores, triages and alerts on a schedule.
+"""`revmon run`: the long-running service that collects, scores, triages and alerts.
 
-Why a plain loop and not a scheduler library: three jobs on fixed intervals, run one after
-another in one thread, never overlap, so SQLite sees one writer from here; the crawl runs as a
-child process (`revmon crawl`) that keeps Twisted's reactor out of this process and can run
-while scoring and alerts go on. A job that fails is logged and tried again at its next turn:
-the service stays up. SIGTERM or SIGINT stops it between jobs; a running crawl is asked to stop
-(SIGTERM) and waited for, then killed if it will not.
+Why a plain loop and not a scheduler library: three jobs run one after another in one thread and
+never overlap, so SQLite sees one writer from here. Collection follows each source's own
+interval (``revmon.sources``): the ``collect`` job looks at the shared schedule every few seconds
+and, when a source is due, starts ``revmon crawl --due`` as a child process, which keeps
+Twisted's reactor out of this process and runs while scoring and alerts go on.
+
+Several services (on several machines, one PostgreSQL) share the work: a due source is leased to
+one of them (``pipeline.schedule``), scoring takes its batches with ``FOR UPDATE SKIP LOCKED``
+(``pipeline.scoring``), and one process at a time queues alerts (an advisory lock) while the
+outbox's own leases make each delivery happen once. A job that fails is logged and tried again
+at its next turn: the service stays up. SIGTERM or SIGINT stops it between jobs; a running
+collection is asked to stop (SIGTERM) and waited for, then killed if it will not.
 """
 
 from __future__ import annotations
@@ -19,12 +25,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 
+from pipeline.models import utcnow
 from revmon.runtime import Runtime
+from revmon.sources import Source
 
 log = logging.getLogger(__name__)
-CRAWL_COMMAND = (sys.executable, "-m", "revmon.cli", "crawl")
+CRAWL_COMMAND = (sys.executable, "-m", "revmon.cli", "crawl", "--due")
 CRAWL_STOP_GRACE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -49,8 +58,11 @@ class CrawlProcess:
     blocking: bool = False  # `revmon run --once` waits for the crawl before scoring
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def __call__(self) -> str:
-        if self.process is not None and self.process.poll() is None:
+        if self.running():
             return "previous crawl still running"
         self.process = subprocess.Popen(list(self.command))
         if self.blocking:
@@ -123,28 +135,52 @@ class Service:
 
 
 def build_jobs(runtime: Runtime, crawl: CrawlProcess | None) -> list[Job]:
-    """crawl (if anything is configured to watch), then score, then triage + alerts."""
+    """collect (when sources are configured), then score, then triage + alerts."""
     from pipeline.alerts import run_alerts_once
+    from pipeline.collection import mark_interrupted
+    from pipeline.locks import try_lock
     from pipeline.scoring import score_pending
+    from revmon.schedule import due_at
+    from revmon.sources import configured_sources
 
     cfg = runtime.settings.service
     jobs = []
-    if crawl is not None:
-        jobs.append(Job("crawl", cfg.crawl_minutes * 60, crawl))
+    sources = configured_sources(runtime.settings)
+    if crawl is not None and sources:
+        stale = timedelta(seconds=cfg.run_stale_seconds)
+
+        def collect() -> str:
+            with runtime.sessions.begin() as session:
+                dead = mark_interrupted(session, stale_after=stale)
+            swept = f"; {len(dead)} dead runs marked interrupted" if dead else ""
+            if crawl.running():
+                return "previous collection still running" + swept
+            due = due_at(runtime, sources)
+            if due is not None and due > utcnow():
+                return f"next source due at {due:%H:%M:%S}" + swept
+            return crawl() + swept
+
+        jobs.append(Job("collect", check_interval(sources), collect))
 
     def score() -> str:
         result = score_pending(runtime.sessions, runtime.classifier)
         return f"scored {result.scored}, {result.negative} negative, {result.mixed} mixed"
 
+    def alerts() -> str:
+        with try_lock(runtime.engine, "revmon:alerts") as mine:
+            if not mine:
+                return "another process is running the alerts pass"
+            return str(run_alerts_once(runtime.settings, runtime.sessions))
+
     jobs.append(Job("score", cfg.score_minutes * 60, score))
-    jobs.append(
-        Job(
-            "alerts",
-            cfg.alerts_minutes * 60,
-            lambda: str(run_alerts_once(runtime.settings, runtime.sessions)),
-        )
-    )
+    jobs.append(Job("alerts", cfg.alerts_minutes * 60, alerts))
     return jobs
+
+
+def check_interval(sources: Sequence[Source]) -> float:
+    """How often to look at the schedule: often enough for the shortest interval, at most 30 s."""
+    shortest = min(source.interval_minutes for source in sources) * 60
+    return max(1.0, min(30.0, shortest / 4))
 
 
 def serve(runtime: Runtime, *, once: bool = False) -> Service:
@@ -153,8 +189,7 @@ def serve(runtime: Runtime, *, once: bool = False) -> Service:
 
     for notifier in build_notifiers(runtime.settings.alerts).values():  # fail fast on secrets
         notifier.close()
-    watched = any(loc.sources for loc in runtime.settings.locations)
-    crawl = CrawlProcess(blocking=once) if watched else None
+    crawl = CrawlProcess(blocking=once)
     service = Service(build_jobs(runtime, crawl), crawl)
     log.info("revmon service started: %s", ", ".join(job.name for job in service.jobs))
     with stop_on_signals(service):

@@ -10,8 +10,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from crawlers.api.base import ApiClient, Page, RetryPolicy, seconds_until
+from crawlers.api.base import ApiClient, Page, RetryPolicy
 from crawlers.api.errors import BadResponse, ConfigError, NetworkError, ServerError
+from crawlers.backoff import seconds_until
 from tests.fixtures.api import RecordingSleep, make_settings
 
 

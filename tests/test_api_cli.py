@@ -183,7 +183,7 @@ def test_a_malformed_page_exits_1_keeping_what_came_before(database, httpserver,
     result = invoke("collect", "app_store", "pl/987654321")
 
     assert result.exit_code == 1
-    assert "50 items (50 new, 0 updated) from 1 pages, 1 errors, status degraded" in result.stdout
+    assert "50 items (50 new, 0 updated) from 2 pages, 1 errors, status degraded" in result.stdout
     assert "error: app_store: GET" in result.stderr and "is not JSON" in result.stderr
     assert counts(database) == (50, ["degraded"])
 

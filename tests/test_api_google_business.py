@@ -145,7 +145,7 @@ def test_500_beyond_the_retries_fails_the_run_with_the_reason(session, settings,
     assert len(httpserver.log) == 3
 
 
-def test_expired_token_mid_way_stores_nothing_and_names_the_fix(session, settings, httpserver):
+def test_expired_token_mid_way_keeps_page_one_and_names_the_fix(session, settings, httpserver):
     httpserver.expect_request(PATH, query_string=FIRST).respond_with_json(
         load("google_business_reviews_page1.json")
     )
@@ -160,12 +160,13 @@ def test_expired_token_mid_way_stores_nothing_and_names_the_fix(session, setting
     )
     assert "Fix: set REVMON_GOOGLE_ACCESS_TOKEN" in message
     assert "test-token" not in message
-    assert review_count(session) == 0  # page 1 was rolled back with the rest of the call
-    assert harvest.items == []
+    # page 1 was committed when it came: what was fetched is never lost to a later failure
+    assert review_count(session) == 3 and len(harvest.items) == 3
     run = session.get(CrawlRun, harvest.result.run_id)
-    assert (run.status, run.items, run.new, run.errors) == ("failed", 0, 0, 1)
+    assert (run.status, run.items, run.new, run.errors) == ("degraded", 3, 3, 1)
     assert run.error_log == [message]
-    assert run.finished_at is not None
+    assert run.outcomes == {"ok": 1, "auth_error": 1}
+    assert run.finished_at is not None and run.complete is False  # the next run pages fully
 
 
 def test_a_401_refreshes_the_token_once_and_goes_on(session, httpserver):
@@ -249,7 +250,7 @@ def test_malformed_json_keeps_earlier_pages_and_marks_the_run(session, settings,
         3,
         3,
         1,
-        1,
+        2,  # the second page counts, as the one that failed
     )
     assert "is not JSON" in result.error_messages[0]
     assert review_count(session) == 3

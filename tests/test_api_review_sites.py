@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from crawlers.api.errors import AuthError, ConfigError
 from crawlers.api.google_places import FIELD_MASK, GooglePlacesClient
-from crawlers.api.registry import client_class, client_names
 from crawlers.api.tripadvisor import TripAdvisorClient
 from crawlers.api.yelp import YelpClient, pacific_to_iso
+from crawlers.sources import api_client, source_kinds
 from pipeline.models import CrawlRun, Review
 from tests.fixtures.api import load, make_settings, run_harvest
 
@@ -194,12 +194,13 @@ def test_tripadvisor_missing_key_and_bad_target(session, httpserver):
 
 
 def test_every_registered_client_loads_and_names_itself():
-    assert client_names() == [
+    clients = sorted(k.name for k in source_kinds().values() if k.collector == "api")
+    assert clients == [
         "app_store", "google_business", "google_places", "mastodon", "reddit", "tripadvisor", "vk",
         "yelp",
     ]  # fmt: skip
-    for name in client_names():
-        cls = client_class(name)
+    for name in clients:
+        cls = api_client(name)
         assert cls.name == name
         assert cls.default_base_url.startswith("https://")
         assert cls.target_example

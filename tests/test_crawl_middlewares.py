@@ -18,7 +18,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
-from crawlers.middlewares import BlockedPageMiddleware, retry_after_seconds
+from crawlers.backoff import seconds_until as retry_after_seconds
+from crawlers.middlewares import BlockedPageMiddleware
 from tests.sitesupport import FIXTURES, Reply, SiteServer, scrapy_crawl, stored
 
 START = "/review/example.com"

@@ -93,7 +93,21 @@ def test_list_and_review_pages_with_a_captcha(tmp_path: Path) -> None:
         assert (run["items"], run["errors"], run["status"]) == (3, 1, "blocked")
         assert (run["platform_total"], run["platform_rating"]) == (37, 4.2)
 
+        assert (run["complete"], run["outcomes"]) == (False, {"ok": 5, "blocked": 1})
+
+        # The blocked run left a gap: the next run does not trust the incremental stop on list
+        # page 1 (its reviews are stored) but pages to the end, and fetches the page it missed.
+        site.page("/review_15100003.html", "otzovik/review_15200002.html")
         second = scrapy_crawl("otzovik", site.url(LIST1), db, tmp_path / "second.jsonl")
         assert second.returncode == 0, second.log[-3000:]
-        assert site.count(LIST1) == 2 and site.count(LIST2) == 1  # caught up on list page 1
-        assert len(stored(db).reviews) == 3
+        assert site.count(LIST1) == 2 and site.count(LIST2) == 2
+        assert site.count("/review_15100003.html") == 2
+        assert len(stored(db).reviews) == 4
+        run = stored(db).runs[-1]
+        assert (run["status"], run["full"], run["complete"]) == ("ok", True, True)
+
+        # complete again: the third run trusts the stop and ends on list page 1
+        third = scrapy_crawl("otzovik", site.url(LIST1), db, tmp_path / "third.jsonl")
+        assert third.returncode == 0, third.log[-3000:]
+        assert site.count(LIST1) == 3 and site.count(LIST2) == 2
+        assert stored(db).runs[-1]["full"] is False

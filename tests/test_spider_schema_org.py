@@ -93,7 +93,9 @@ def test_crawl_json_ld_and_microdata_pages_obeying_robots(tmp_path: Path) -> Non
     state = stored(db)
     assert len(state.reviews) == 4
     [run] = state.runs
-    assert (run["items"], run["new"], run["errors"], run["status"]) == (4, 4, 2, "degraded")
+    assert (run["items"], run["new"], run["errors"], run["status"]) == (4, 4, 3, "degraded")
+    # the page robots.txt forbids is counted, not skipped silently: the listing is not complete
+    assert run["outcomes"] == {"ok": 2, "robots": 1} and run["complete"] is False
     assert (run["platform_total"], run["platform_rating"]) == (57, 4.4)
     assert "review without a readable datePublished" in run["error_log"][0]
     assert "JSON-LD block 1: malformed JSON" in run["error_log"][1]

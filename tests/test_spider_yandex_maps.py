@@ -106,4 +106,6 @@ def test_state_json_microdata_fallback_and_captcha(tmp_path: Path) -> None:
     assert (run["items"], run["errors"], run["status"]) == (5, 2, "blocked")
     assert (run["platform_total"], run["platform_rating"]) == (312, 4.7)
     assert "Yandex Maps state JSON: malformed JSON" in run["error_log"][0]
-    assert run["error_log"][1].startswith("blocked: captcha or challenge page for")
+    blocked = f"{site.url(PAGE3)}: blocked: captcha or challenge page (HTTP 302)"
+    assert run["error_log"][1] == blocked
+    assert run["outcomes"] == {"ok": 2, "blocked": 1} and run["complete"] is False

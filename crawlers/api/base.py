@@ -12,6 +12,9 @@ and a loop that reads the response says that more plainly than a tenacity strate
 - other 4xx: :class:`ConfigError` (a wrong TARGET or base URL), never retried.
 - secrets: every error is scrubbed of the configured ``SecretStr`` values (servers echo request
   URLs in error pages), and httpx's request log line loses its query string (keys ride there).
+- hosts: credentials go only to the configured base URL's host. A next-page URL that names
+  another host (a ``Link`` header, a cursor) is refused as a :class:`RefusedUrl` page error, and
+  a redirect to another host is followed without the credential headers.
 
 A subclass names itself, parses its TARGET, and turns pages of the platform's JSON into
 :class:`Page` objects of ReviewItems; it knows nothing of the database (``collect.py`` does).
@@ -21,12 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -39,8 +40,10 @@ from crawlers.api.errors import (
     ConfigError,
     NetworkError,
     RateLimited,
+    RefusedUrl,
     ServerError,
 )
+from crawlers.backoff import backoff_delay, seconds_until
 from crawlers.items import ReviewItem
 from pipeline.config import ApiConfig, Settings
 
@@ -81,8 +84,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential with jitter, so many clients do not come back at the same instant."""
-        ceiling = min(self.backoff_cap_s, self.backoff_s * 2 ** (attempt - 1))
-        return ceiling * (0.5 + random.random() / 2)
+        return backoff_delay(attempt - 1, self.backoff_s, self.backoff_cap_s, jitter=True)
 
 
 @dataclass
@@ -111,6 +113,8 @@ class ApiClient(ABC):
     default_base_url: ClassVar[str]
     target_example: ClassVar[str]
     auth_fix: ClassVar[str] = "check the API credentials in the REVMON_* environment"
+    credentials: ClassVar[tuple[str, ...]] = ()  # the settings (REVMON_<FIELD>) it reads
+    default_interval_minutes: ClassVar[float | None] = None  # None: the service's default
 
     def __init__(
         self,
@@ -125,15 +129,18 @@ class ApiClient(ABC):
         self.max_pages = settings.api.max_pages
         chosen = base_url or settings.api.base_urls.get(self.name) or self.default_base_url
         self.base_url = chosen.rstrip("/")
+        self.origin = _origin(httpx.URL(self.base_url))
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=settings.api.timeout_s,
             headers={"User-Agent": settings.user_agent, "Accept": "application/json"},
             transport=transport,
             follow_redirects=True,
+            event_hooks={"request": [self._keep_credentials_home]},
         )
         self._sleep = sleep
         self._pause_s = 0.0
+        self._credential_headers: set[str] = set()
 
     async def __aenter__(self: T) -> T:
         return self
@@ -201,13 +208,32 @@ class ApiClient(ABC):
         except ApiError as exc:
             raise self.scrub(exc) from None
 
+    def _check_host(self, url: str) -> None:
+        """Refuse a URL on another host: a page must not steer the client, or its keys, away."""
+        target = httpx.URL(url)
+        if target.is_absolute_url and _origin(target) != self.origin:
+            raise RefusedUrl(
+                self.name,
+                f"refused {target.copy_with(query=None)}: not on {self.base_url}",
+                "set the client's base URL if the platform moved",
+            )
+
+    async def _keep_credentials_home(self, request: httpx.Request) -> None:
+        """httpx hook, redirects included: no credential header leaves the configured host."""
+        if _origin(request.url) != self.origin:
+            for name in self._credential_headers:
+                request.headers.pop(name, None)
+
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self._check_host(url)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
             await self._wait_for_rate_limit()
-            headers = {**(await self.auth_headers()), **kwargs.get("headers", {})}
+            credentials = await self.auth_headers()
+            self._credential_headers.update(credentials)
+            headers = {**credentials, **kwargs.get("headers", {})}
             try:
                 response = await self.http.request(method, url, **{**kwargs, "headers": headers})
             except httpx.TransportError as exc:
@@ -319,32 +345,17 @@ class ApiClient(ABC):
 
 def retry_after(response: httpx.Response) -> float | None:
     """``Retry-After`` as seconds; it is either a number of seconds or an HTTP date."""
-    value = response.headers.get("retry-after")
-    return seconds_until(value) if value else None
-
-
-def seconds_until(value: str) -> float | None:
-    """Seconds from now until a reset given as seconds, a Unix time, an HTTP or ISO date."""
-    number = _number(value)
-    now = datetime.now(UTC)
-    if number is not None:
-        is_epoch = number > 1_000_000_000
-        return max(0.0, number - now.timestamp()) if is_epoch else max(0.0, number)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
+    return seconds_until(response.headers.get("retry-after"))
 
 
 def unix_to_iso(value: float | int | str) -> str:
     """A Unix timestamp as ISO 8601 UTC, the form ReviewItem carries."""
     return datetime.fromtimestamp(float(value), UTC).isoformat()
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _number(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ it, says how. The CLI prints that message as one line; nobody sees a traceback.
     │   └── AuthError             token rejected: expired, revoked, wrong scope (HTTP 401/403)
     ├── PageError                 this page is lost, earlier pages are kept, the run is degraded
     │   ├── BadResponse           not JSON, or JSON of an unexpected shape
+    │   ├── RefusedUrl            a next-page URL on another host: never fetched
     │   └── RequestFailed         still failing after the retries
     │       ├── RateLimited       429 beyond the retries, or a Retry-After longer than we wait
     │       ├── ServerError       5xx beyond the retries
@@ -52,6 +53,10 @@ class PageError(ApiError):
 
 class BadResponse(PageError):
     """The platform answered, but not with the JSON its documentation describes."""
+
+
+class RefusedUrl(PageError):
+    """A page named a URL on another host; it was not fetched (credentials stay home)."""
 
 
 class RequestFailed(PageError):

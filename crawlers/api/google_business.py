@@ -40,6 +40,12 @@ class GoogleBusinessClient(ApiClient):
 
     name = "google_business"
     platform = "google"
+    credentials = (
+        "google_access_token",
+        "google_client_id",
+        "google_client_secret",
+        "google_refresh_token",
+    )
     default_base_url = "https://mybusiness.googleapis.com"
     target_example = "accounts/123/locations/456"
     auth_fix = (

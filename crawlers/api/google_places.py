@@ -28,6 +28,8 @@ class GooglePlacesClient(ApiClient):
 
     name = "google_places"
     platform = "google"
+    credentials = ("google_places_api_key",)
+    default_interval_minutes = 360  # Google bills every Places request
     default_base_url = "https://places.googleapis.com"
     target_example = "ChIJN1t_tDeuEmsRUsoyG83frY4"
     auth_fix = "set REVMON_GOOGLE_PLACES_API_KEY to a key with the Places API (New) enabled"

@@ -26,6 +26,7 @@ class MastodonClient(ApiClient):
 
     name = "mastodon"
     platform = "mastodon"
+    credentials = ("mastodon_access_token",)
     default_base_url = "https://mastodon.social"
     target_example = "acmecoffee"
     auth_fix = "set REVMON_MASTODON_ACCESS_TOKEN to a valid token, or unset it (tags are public)"

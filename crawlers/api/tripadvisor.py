@@ -22,6 +22,7 @@ class TripAdvisorClient(ApiClient):
 
     name = "tripadvisor"
     platform = "tripadvisor"
+    credentials = ("tripadvisor_api_key",)
     default_base_url = "https://api.content.tripadvisor.com"
     target_example = "1234567/en"
     auth_fix = "set REVMON_TRIPADVISOR_API_KEY to a valid Content API key (and allow this host)"

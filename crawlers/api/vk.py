@@ -32,6 +32,7 @@ class VkClient(ApiClient):
 
     name = "vk"
     platform = "vk"
+    credentials = ("vk_access_token",)
     default_base_url = "https://api.vk.com"
     target_example = "coffeeshop:латте"
     auth_fix = "set REVMON_VK_ACCESS_TOKEN to a valid service or user access token"

@@ -26,6 +26,7 @@ class YelpClient(ApiClient):
 
     name = "yelp"
     platform = "yelp"
+    credentials = ("yelp_api_key",)
     default_base_url = "https://api.yelp.com"
     target_example = "acme-coffee-san-francisco"
     auth_fix = "set REVMON_YELP_API_KEY to a valid Yelp Fusion API key"
