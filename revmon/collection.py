@@ -312,9 +312,7 @@ def run_spiders(settings: Settings, sources: Sequence[Source], *, full: bool = F
     for source in sources:
         start = {"url": source.url} if source.url else {"target": source.target}
         allow = {"allow": ",".join(source.allow_hosts)} if source.allow_hosts else {}
-        process.crawl(
-            source.kind.name, location=source.location_key, full=full, **start, **allow
-        )
+        process.crawl(source.kind.name, location=source.location_key, full=full, **start, **allow)
     process.start()
 
 
