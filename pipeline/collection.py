@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,10 +69,18 @@ class PageTally:
 class CollectionRun:
     """One source's run: use ``open``, then ``add_items``/``page``, then ``close``."""
 
-    def __init__(self, sessions: sessionmaker[Session], run_id: int, *, full: bool) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run_id: int,
+        *,
+        full: bool,
+        resumes: int | None = None,
+    ) -> None:
         self.sessions = sessions
         self.run_id = run_id
         self.full = full
+        self.resumes = resumes  # the incomplete run this one makes good, if any
         self.tally = PageTally()
         self.last_write = time.monotonic()
 
@@ -92,9 +100,12 @@ class CollectionRun:
         """Record the start now (a crash still leaves a trace); decide whether to page fully."""
         with sessions.begin() as session:
             mark_interrupted(session, stale_after=stale_after)
-            resume = not stop_is_trusted(session, source, target)
-            if resume and not full:
-                log.info("%s %s: the last run did not finish; paging to the end", source, target)
+            trusted, broken = stop_is_trusted(session, source, target)
+            resume = not trusted
+            if broken is not None and not full:
+                log.info(
+                    "%s %s: run %s did not complete; paging to the end", source, target, broken
+                )
             run = CrawlRun(
                 source=source,
                 platform=platform,
@@ -106,7 +117,7 @@ class CollectionRun:
             )
             session.add(run)
             session.flush()
-            return cls(sessions, run.id, full=run.full)
+            return cls(sessions, run.id, full=run.full, resumes=broken)
 
     # -- during the run -------------------------------------------------------------------------
 
@@ -251,7 +262,9 @@ def mark_interrupted(
         gone = owner_host == host and pid.isdigit() and not _alive(int(pid))
         if gone or now - seen > stale_after:
             record_errors(run, [f"the collecting process stopped answering after {seen:%H:%M:%S}"])
-            finish_run(run, finished=False, now=seen)
+            # it ended at some moment up to now: count it as running until then, so that a run
+            # which overlapped it is not mistaken for the complete picture
+            finish_run(run, finished=False, now=now)
             dead.append(run)
     if dead:
         session.flush()
@@ -271,20 +284,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stop_is_trusted(session: Session, source: str, target: str | None) -> bool:
-    """Whether the incremental stop may be used: the source has a complete run, and no run
-    since it (by its last sign of life) ended incomplete."""
+def stop_is_trusted(session: Session, source: str, target: str | None) -> tuple[bool, int | None]:
+    """Whether the incremental stop may be used, and the run that forbids it: the source needs a
+    complete run, and no incomplete run may have ended after that one began (before it: the
+    complete run made good what it missed; after it or overlapping: what it missed may be
+    anywhere, as when one of two distributed workers was killed)."""
     same = [CrawlRun.source == source, CrawlRun.target == target]
     last_complete = session.scalar(
         select(func.max(CrawlRun.started_at)).where(*same, CrawlRun.complete.is_(True))
     )
-    if last_complete is None:
-        return False
-    seen = func.coalesce(CrawlRun.heartbeat_at, CrawlRun.finished_at, CrawlRun.started_at)
-    broken = session.scalar(
-        select(func.count())
-        .select_from(CrawlRun)
-        .where(*same, CrawlRun.status != "running", CrawlRun.complete.is_(False))
-        .where(or_(CrawlRun.started_at >= last_complete, seen >= last_complete))
+    broken = select(func.max(CrawlRun.id)).where(
+        *same, CrawlRun.status != "running", CrawlRun.complete.is_(False)
     )
-    return not broken
+    if last_complete is not None:
+        ended = func.coalesce(CrawlRun.finished_at, CrawlRun.heartbeat_at, CrawlRun.started_at)
+        broken = broken.where(ended >= last_complete)
+    broken_id = session.scalar(broken)
+    return last_complete is not None and broken_id is None, broken_id

@@ -1,15 +1,19 @@
 """Distributed mode against the real Redis: two crawler processes share one queue and dupefilter.
 
-An Otzovik-like list page links to 24 slow review pages. Two `scrapy crawl otzovik` processes
+An Otzovik-like list page links to slow review pages. Two `scrapy crawl otzovik` processes
 with REVMON_REDIS_URL start together on the same job: both fetch review pages, no page is fetched
-twice, and every review is stored once.
+twice, and every review is stored once. When one of them is killed with SIGKILL while it holds
+pages, the survivor takes those pages over; and the next run of the job, well inside the
+dupefilter's window, fetches every page again, because the killed run left the job incomplete.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,10 +53,10 @@ def review_page(number: int) -> bytes:
     return template.replace("kofeman77", f"user{number}").encode("utf-8")
 
 
-def start_crawler(site: SiteServer, db: str, out: Path) -> subprocess.Popen[str]:
+def start_crawler(site: SiteServer, db: str, out: Path, **settings: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "scrapy", "crawl", "otzovik", "-a", f"url={site.url(LIST)}",
                "-O", str(out)]  # fmt: skip
-    for name, value in {**FAST, "REVMON_REDIS_START_GRACE": "2"}.items():
+    for name, value in {**FAST, "REVMON_REDIS_START_GRACE": "2", **settings}.items():
         command += ["-s", f"{name}={value}"]
     env = {**os.environ, "REVMON_DATABASE_URL": db, "REVMON_REDIS_URL": REDIS_URL}
     return subprocess.Popen(
@@ -88,3 +92,49 @@ def test_two_processes_share_one_queue(
     assert redis_client.zcard(next(iter(redis_client.scan_iter("revmon:otzovik:*:seen")))) == (
         REVIEWS + 1
     )
+
+
+KILLED_REVIEWS = 8
+
+
+def test_a_killed_worker_loses_nothing(
+    tmp_path: Path, redis_client: redis.Redis, crawl_db: str
+) -> None:
+    db = crawl_db
+    fast_death = {"REVMON_REDIS_ALIVE_SECONDS": "2", "REVMON_REDIS_BUSY_SECONDS": "4"}
+    reviews = [f"/review_{9000 + n}.html" for n in range(KILLED_REVIEWS)]
+    with SiteServer() as site:
+        links = "".join(
+            f'<div class="item"><a class="review-title" href="{path}">R</a></div>'
+            for path in reviews
+        )
+        site.route(LIST, Reply(body=f'<html lang="ru"><body>{links}</body></html>'))
+        for n, path in enumerate(reviews):
+            site.route(path, Reply(body=review_page(n), delay=2.0))
+        crawlers = [
+            start_crawler(site, db, tmp_path / f"out{i}.jsonl", **fast_death) for i in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while not any(hit.path in reviews for hit in site.hits):  # both hold pages in flight
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        crawlers[0].send_signal(signal.SIGKILL)
+        survivor_log = crawlers[1].communicate(timeout=120)[0]
+        crawlers[0].wait(10)
+        assert crawlers[1].returncode == 0, survivor_log[-3000:]
+        assert "recovered" in survivor_log  # it took over the dead worker's pages
+        assert len(stored(db).reviews) == KILLED_REVIEWS
+
+        # the next run, well inside the dedup window: the killed run left the job incomplete,
+        # so it fetches the pages again instead of finding them all "seen"
+        before = len(site.hits)
+        again = start_crawler(site, db, tmp_path / "again.jsonl", **fast_death)
+        log = again.communicate(timeout=120)[0]
+        assert again.returncode == 0, log[-3000:]
+        fetched = [hit.path for hit in site.hits[before:] if hit.path != "/robots.txt"]
+    assert sorted(fetched) == sorted([LIST, *reviews])
+    runs = stored(db).runs
+    assert [run["status"] for run in runs].count("interrupted") == 1
+    assert runs[-1]["full"] is True and runs[-1]["status"] == "ok"
+    assert len(stored(db).reviews) == KILLED_REVIEWS  # fetched again, stored once

@@ -77,7 +77,8 @@ class ReviewSpider(scrapy.Spider):
         self.location_key = args.location
         self.full = args.full
         self.hosts = allowed_hosts(self.start_url, args.allow)
-        self.allowed_domains = sorted(self.hosts)  # Scrapy's offsite check covers redirects too
+        # Scrapy's own offsite check (by host name) also covers redirects
+        self.allowed_domains = sorted({host.rsplit(":", 1)[0] for host in self.hosts})
         self.platform_total: int | None = None
         self.platform_rating: float | None = None
         self.page_errors: list[str] = []
@@ -211,18 +212,35 @@ class ReviewSpider(scrapy.Spider):
 
 
 def allowed_hosts(start_url: str, allow: str | None) -> set[str]:
-    """The start URL's host plus the ``allow`` list: the hosts a spider may follow links to."""
-    hosts = {(urlsplit(start_url).hostname or "").lower()}
-    hosts.update(host.strip().lower() for host in (allow or "").split(",") if host.strip())
-    return hosts - {""}
+    """Where a spider may go: ``host:port`` pairs. The start URL's host on its own port (and, for
+    a site on the standard ports, on both 80 and 443, for http/https switches), plus the
+    ``allow`` list (``host`` for its standard ports, ``host:port`` for one port). Another port on
+    the same machine is another service, and off limits."""
+    hosts: set[str] = set()
+    for entry in [start_url, *(part.strip() for part in (allow or "").split(","))]:
+        if not entry:
+            continue
+        parts = urlsplit(entry if "//" in entry else f"//{entry}")
+        host = (parts.hostname or "").lower()
+        if not host:
+            continue
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        ports = {80, 443} if port in (None, 80, 443) else {port}
+        hosts.update(f"{host}:{number}" for number in ports)
+    return hosts
 
 
 def off_limits(url: str, hosts: set[str]) -> str | None:
-    """Why the spider must not fetch ``url`` (another scheme, another host), or None."""
+    """Why the spider must not fetch ``url`` (another scheme, another host or port), or None."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"}:
         return f"not an http(s) link ({parts.scheme or 'no scheme'}:)"
-    host = (parts.hostname or "").lower()
-    if host not in hosts:
-        return f"link to another host ({host or 'none'}); allowed: {', '.join(sorted(hosts))}"
+    address = f"{(parts.hostname or '').lower()}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
+    if address not in hosts:
+        return (
+            f"link to another host ({parts.netloc or 'none'}); allowed: {', '.join(sorted(hosts))}"
+        )
     return None
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
