@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -142,6 +143,9 @@ def collect(runtime: Runtime, sources: Sequence[Source], *, full: bool = False) 
     spiders = [s for s in sources if s.kind.collector == "spider"]
     fatal: list[str] = []
     if api:
+        # SIGTERM (the service stopping, systemd) ends the API phase like Ctrl-C: each open run
+        # is closed as interrupted before the process exits
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         harvests = asyncio.run(_harvest_sources(runtime, api, full))
         fatal = [str(h.fatal) for h in harvests if h.fatal is not None]
     if spiders:
@@ -228,23 +232,37 @@ async def harvest(
     fatal: FatalError | None = None
     stopped = False
     try:
-        async for page in client.pages(target):
-            for item in page.items:
-                item.location_key = item.location_key or location_key
-            stored = run.add_items(page.items)
-            run.rejected_records(page.errors)
-            run.facts(page.total, page.rating)
-            run.page(None)
-            items.extend(page.items)
-            if stored.unchanged and not run.full:
-                stopped = True
-                break
+        stopped = await _store_pages(run, client, target, location_key, items)
     except (PageError, FatalError) as exc:
         run.page(None, _outcome(exc), str(exc))
         fatal = exc if isinstance(exc, FatalError) else None
+    except (asyncio.CancelledError, KeyboardInterrupt):  # SIGTERM/SIGINT: say so, then stop
+        run.close(finished=False)
+        raise
     finished = run.close(finished=True)
     log.info("%s", summary_line(finished))
     return Harvest(CollectResult.of(finished, stopped), items, fatal)
+
+
+async def _store_pages(
+    run: CollectionRun,
+    client: ApiClient,
+    target: str,
+    location_key: str | None,
+    items: list[ReviewItem],
+) -> bool:
+    """Store page after page; True when a page of known reviews ended the paging early."""
+    async for page in client.pages(target):
+        for item in page.items:
+            item.location_key = item.location_key or location_key
+        stored = run.add_items(page.items)
+        run.rejected_records(page.errors)
+        run.facts(page.total, page.rating)
+        run.page(None)
+        items.extend(page.items)
+        if stored.unchanged and not run.full:
+            return True
+    return False
 
 
 def _outcome(exc: Exception) -> str:
