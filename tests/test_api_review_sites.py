@@ -204,3 +204,39 @@ def test_every_registered_client_loads_and_names_itself():
         assert cls.name == name
         assert cls.default_base_url.startswith("https://")
         assert cls.target_example
+
+
+def test_a_review_seen_by_business_profile_and_places_is_stored_once(session, httpserver):
+    """The owner's API and the public Places API name one Google review differently."""
+    from crawlers.api.google_business import GoogleBusinessClient
+
+    business = load("google_business_reviews_page1.json")
+    shared = business["reviews"][0]
+    place = load("google_places_place.json")
+    place["reviews"][0].update(
+        {
+            "originalText": {"text": shared["comment"], "languageCode": "en"},
+            "text": {"text": shared["comment"], "languageCode": "en"},
+            "authorAttribution": {"displayName": shared["reviewer"]["displayName"]},
+            "publishTime": "2024-03-04T19:02:11Z",
+            "rating": 1,
+        }
+    )
+    target = "accounts/108459207326582963871/locations/4791204726108523011"
+    httpserver.expect_request(f"/v4/{target}/reviews").respond_with_json(business)
+    httpserver.expect_request(f"/v1/places/{PLACE}").respond_with_json(place)
+    settings = make_settings(google_access_token="t", google_places_api_key="k")
+
+    first = run_harvest(
+        session, GoogleBusinessClient, settings, httpserver, target, location_key="cafe"
+    )
+    second = run_harvest(
+        session, GooglePlacesClient, settings, httpserver, PLACE, location_key="cafe"
+    )
+
+    assert first.result.new == len(business["reviews"])
+    assert (second.result.items, second.result.new) == (2, 1)  # the other review is new
+    google = session.scalars(select(Review).where(Review.platform == "google")).all()
+    assert len(google) == len(business["reviews"]) + 1
+    same = [r for r in google if r.author == "Anna Kowalska"]
+    assert [r.external_id for r in same] == [shared["reviewId"]]
