@@ -143,7 +143,7 @@ def with_scrapy(start: str, concurrency: int, store: bool) -> tuple[int, int, fl
     from scrapy.crawler import CrawlerProcess
 
     from pipeline.config import Settings
-    from revmon.crawl import scrapy_settings
+    from revmon.collection import scrapy_settings
 
     database = Path(tempfile.mkdtemp()) / "bench.db"
     settings = scrapy_settings(Settings(database_url=f"sqlite:///{database}", log_level="WARNING"))
