@@ -44,7 +44,7 @@ def synthetic(n: int) -> list[CleanReview]:
                 external_id=f"r{i}",
                 url=f"https://example.com/r/{i}",
                 text=f"{PHRASES[i % 4]} #{i}",
-                published_at=f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+00:00",
+                published_at=f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T10:00:00+00:00",
                 author=f"Author {i % 997}",
                 rating=1 + i % 5,
                 language="en",

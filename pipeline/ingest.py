@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.models import Review, ReviewAlias, ReviewRevision, utcnow
 from pipeline.normalize import CleanReview, InvalidItem, normalize
+from pipeline.platforms import SHARED_PLATFORMS
 from pipeline.privacy import apply_erasures
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,11 @@ def _resolve_aliases(
 ) -> list[CleanReview]:
     """Items under an id the store does not know, moved onto the stored review they are (known
     aliases first, then author and text on shared platforms); new aliases are recorded."""
-    unknown = [r for r in chunk if (r.platform, r.external_id) not in existing]
+    unknown = [
+        r
+        for r in chunk
+        if r.platform in SHARED_PLATFORMS and (r.platform, r.external_id) not in existing
+    ]  # fmt: skip  (aliases exist only where two collectors read one platform)
     if not unknown:
         return list(chunk)
     matches = _known_aliases(session, unknown)
@@ -226,14 +231,27 @@ def _resolve_aliases(
 def _known_aliases(
     session: Session, reviews: Sequence[CleanReview]
 ) -> dict[tuple[str, str], Row[Any]]:
-    keys = [(review.platform, review.external_id) for review in reviews]
-    query = (
-        _stored_rows()
-        .add_columns(ReviewAlias.external_id.label("alias"))
-        .join(ReviewAlias, ReviewAlias.review_id == Review.id)
-        .where(tuple_(ReviewAlias.platform, ReviewAlias.external_id).in_(keys))
+    platforms = {review.platform for review in reviews}
+    aliases = dict(
+        session.execute(
+            select(ReviewAlias.external_id, ReviewAlias.review_id).where(
+                ReviewAlias.platform.in_(platforms),
+                ReviewAlias.external_id.in_([review.external_id for review in reviews]),
+            )
+        ).all()
     )
-    return {(row.platform, row.alias): row for row in session.execute(_locked(session, query))}
+    if not aliases:
+        return {}
+    query = _stored_rows().where(Review.id.in_(set(aliases.values())))
+    stored = {row.id: row for row in session.execute(_locked(session, query))}
+    by_id = {(r.platform, r.external_id): r for r in reviews}
+    return {
+        key: stored[aliases[key[1]]]
+        for key in by_id
+        if key[1] in aliases
+        and aliases[key[1]] in stored
+        and stored[aliases[key[1]]].platform == key[0]
+    }
 
 
 def _same_identity(
@@ -243,10 +261,10 @@ def _same_identity(
     candidates = [review for review in reviews if review.identity_key]
     if not candidates:
         return {}
+    # the key hashes the platform too: the platform filter is there for the index
     query = _stored_rows().where(
-        tuple_(Review.platform, Review.identity_key).in_(
-            [(review.platform, review.identity_key) for review in candidates]
-        )
+        Review.platform.in_({review.platform for review in candidates}),
+        Review.identity_key.in_([review.identity_key for review in candidates]),
     )
     by_identity: dict[str, list[Row[Any]]] = {}
     for row in session.execute(_locked(session, query)):
