@@ -217,8 +217,8 @@ def test_every_markup_read_once_and_ids_survive_a_markup_change(tmp_path: Path) 
         assert sam["raw"]["parts"] == {
             "title": "Great beans, awkward bag",
             "body": "Chocolatey and smooth as espresso.",
-            "pros": ["Roasted last week, not last year", "Fair price per kilo"],
-            "cons": ["The bag does not reseal"],
+            "pros": "Roasted last week, not last year\nFair price per kilo",
+            "cons": "The bag does not reseal",
         }
         assert sam["raw"]["positiveNotes"]["@type"] == "ItemList"  # the node itself is kept
         state = stored(db)
@@ -274,3 +274,16 @@ def test_scale_rating(value, best, worst, expected) -> None:
 )
 def test_iso_datetime(value, timezone, expected) -> None:
     assert iso_datetime(value, timezone=timezone) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("28 декабря, 09:15", "2023-12-28T09:15:00+03:00"),  # would be 24 days ahead
+        ("1 декабря, 09:15", "2024-12-01T09:15:00+03:00"),  # yesterday: this year
+        ("28 декабря 2024, 09:15", "2024-12-28T09:15:00+03:00"),  # a year given is kept
+    ],
+)
+def test_a_date_without_a_year_read_in_december(value, expected) -> None:
+    now = datetime(2024, 12, 2, 12, 0, tzinfo=UTC)
+    assert iso_datetime(value, timezone="Europe/Moscow", now=now) == expected

@@ -131,11 +131,18 @@ def review_item(
         language=own_language or body_language or language,
         published_at=published or fetched_at or datetime.now(UTC).isoformat(),
         published_estimated=published is None,
-        raw={
-            **node,
-            "parts": {"title": plain(title), "body": body_text, "pros": pros, "cons": cons},
-        },
+        raw={**node, "parts": parts(plain(title), body_text, pros, cons)},
     )
+
+
+def parts(title: str | None, body: str, pros: list[str], cons: list[str]) -> dict[str, Any]:
+    """The review's parts, for scoring each on its own (one note a line)."""
+    return {
+        "title": title,
+        "body": body or None,
+        "pros": "\n".join(pros) or None,
+        "cons": "\n".join(cons) or None,
+    }
 
 
 def reader_text(body: str, pros: list[str], cons: list[str]) -> str:

@@ -75,7 +75,7 @@ def unique(items: list[ReviewItem], page_url: str) -> list[ReviewItem]:
 
 
 def _body(item: ReviewItem) -> str:
-    return fold(item.raw.get("parts", {}).get("body"))
+    return fold(item.raw["parts"]["body"])
 
 
 def _twins(a: ReviewItem, b: ReviewItem) -> bool:
@@ -103,7 +103,7 @@ def _merge(into: ReviewItem, other: ReviewItem, page_url: str) -> None:
             into.external_id, into.url = other.external_id, other.url
         else:
             day = "" if into.published_estimated else into.published_at[:10]
-            into.external_id = review_identity(page_url, into.author, day, parts["body"])
+            into.external_id = review_identity(page_url, into.author, day, parts["body"] or "")
 
 
 def next_link(response: TextResponse) -> str | None:
