@@ -118,19 +118,25 @@ def iso_datetime(
         return datetime.fromtimestamp(value, UTC).isoformat()
     text = str(value).strip()
     zone = ZoneInfo(timezone)
+    now = now or datetime.now(UTC)
     try:
         parsed: datetime | None = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        site_now = now.astimezone(zone).replace(tzinfo=None)  # "вчера" is the site's yesterday
         parsed = dateparser.parse(
             text,
             languages=languages,
-            settings={"TIMEZONE": timezone, "RETURN_AS_TIMEZONE_AWARE": True},
+            settings={
+                "TIMEZONE": timezone,
+                "RETURN_AS_TIMEZONE_AWARE": True,
+                "RELATIVE_BASE": site_now,
+            },
         )
     if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    if not _YEAR.search(text) and parsed > (now or datetime.now(UTC)):
+    if not _YEAR.search(text) and parsed > now:
         parsed = _year_before(parsed)
     return parsed.isoformat()
 
