@@ -108,7 +108,7 @@ def test_scrapy_settings_follow_revmon_settings() -> None:
 
 def test_revmon_crawl_runs_every_source_in_one_process(tmp_path: Path, crawl_db: str) -> None:
     with SiteServer() as site:
-        site.page("/review/example.com", "trustpilot/page3.html")
+        site.page("/review/example.com?languages=all", "trustpilot/page3.html")
         site.page(TWOGIS_BAD, "twogis/malformed.json", content_type=JSON)
         site.page("/produkt/kawa-3000", "schema_org/product_ru_page2.html")
         site.route("/s/rival_news", Reply(status=429, headers={"Retry-After": "3600"}))
