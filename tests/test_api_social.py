@@ -112,6 +112,34 @@ def test_reddit_429_longer_than_the_longest_wait_is_not_slept_through(session, h
     assert harvest.result.error_messages[0].endswith("asked to wait 3600 s")
 
 
+def test_reddit_removed_texts_crossposts_and_plain_text(session, httpserver):
+    """Reddit's listing JSON (as /search.json serves it, raw_json=1): "[removed]" (moderator),
+    "[deleted]" (author) and "[ Removed by Reddit ]" (admin) stand where the text was; a
+    crosspost's own `selftext` is empty and its text is in `crosspost_parent_list[0]`."""
+    httpserver.expect_request("/search.json", query_string=REDDIT_FIRST).respond_with_json(
+        load("reddit_search_quirks.json")
+    )
+
+    harvest = run_harvest(session, RedditClient, make_settings(), httpserver, "acme coffee")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 5)
+    items = {item.external_id: item for item in harvest.items}
+    for gone in ("t3_1c0aa01", "t1_kz0bb02", "t1_kz0bb03"):
+        assert (items[gone].text, items[gone].removed) == ("", True), gone
+    assert items["t3_1c0aa01"].author == "croissant_critic"  # the post stays, its text is gone
+    assert items["t3_1c0aa01"].title == "Acme Coffee on Nowy Świat served me a raw croissant"
+    crosspost = items["t3_1c0cc04"]
+    assert crosspost.text == (
+        "Second visit to Acme Coffee: the espresso was great, price < 10 zł, quality > expected."
+    )
+    assert (crosspost.removed, crosspost.raw["crosspost_parent"]) == (False, "t3_1c0bb09")
+    mentions = stored(session, "reddit")
+    assert mentions["t1_kz0dd05"].text == (
+        "Acme's oat latte: price < 10 zł, quality > expected. Food <3 & friendly staff."
+    )
+    assert mentions["t1_kz0bb03"].text == "" and mentions["t1_kz0bb03"].removed is True
+
+
 # -- VK ----------------------------------------------------------------------------------------
 
 
