@@ -182,6 +182,33 @@ def test_vk_pages_by_offset_and_names_authors(session, httpserver, caplog):
     assert not any("vk-secret-token" in line for line in ours)
 
 
+def test_vk_reposts_mention_markup_and_plain_text(session, httpserver):
+    """VK API docs: a repost keeps the reposted post in `copy_history` (its own `text` is often
+    empty); mentions are written "[id2|Name]" / "[club1|Name]" in `text`."""
+    httpserver.expect_request("/method/wall.search", query_string=vk_query(0)).respond_with_json(
+        load("vk_wall_search_quirks.json")
+    )
+
+    harvest = run_harvest(session, VkClient, vk_settings(), httpserver, "acmecoffee:латте")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 3)
+    items = {item.external_id: item for item in harvest.items}
+    repost = items["-19876543_4901"]
+    assert repost.text == "Обзор кофеен района: Acme Coffee — лучший раф, цена < 300 ₽."
+    assert (repost.author, repost.raw["repost_of"]) == ("Acme Coffee Москва", ["-55512345_311"])
+    commented = items["-19876543_4902"]
+    assert commented.text == (
+        "Согласна с Марией, латте в Acme отличный!\n"
+        "Латте в Acme Coffee сегодня просто огонь! Спасибо бариста Ане."
+    )
+    assert commented.author == "Ольга Кузнецова"
+    assert commented.raw["repost_of"] == ["-19876543_4821"]
+    assert "repost_of" not in items["-19876543_4903"].raw
+    mentions = stored(session, "vk")
+    assert mentions["-19876543_4903"].text == "Acme Coffee <3 но очередь > 10 минут & нет розеток"
+    assert mentions["-19876543_4901"].text.startswith("Обзор кофеен района: Acme Coffee")
+
+
 def test_vk_error_6_in_a_200_is_retried(session, httpserver):
     too_many = {"error": {"error_code": 6, "error_msg": "Too many requests per second"}}
     httpserver.expect_ordered_request("/method/wall.search").respond_with_json(too_many)
