@@ -357,3 +357,27 @@ def test_mastodon_status_without_uri_is_counted(session, httpserver):
         1,
     )
     assert harvest.result.error_messages == ["mastodon: record 1: KeyError: 'uri'"]
+
+
+def test_mastodon_content_is_html_read_once(session, httpserver):
+    """Mastodon API docs: a Status's `content` is HTML, `spoiler_text` is plain text. The HTML is
+    parsed once: "&lt;4€" is the text "<4€" (not a tag, not "&lt;4€"), "&amp;lt;" is "&lt;"."""
+    statuses = load("mastodon_tag_page1.json")[:1]
+    statuses[0]["content"] = (
+        '<p>Lunch deal at <a href="https://mastodon.social/tags/acmecoffee" class="mention '
+        'hashtag" rel="tag">#<span>AcmeCoffee</span></a>: soup &amp; bread &lt;4€, '
+        "cookies &lt;3</p><p>I typed &amp;lt;b&amp;gt; here &lt;script&gt;x&lt;/script&gt;"
+        "<br>second line</p>"
+    )
+    statuses[0]["spoiler_text"] = "price < 5 € & no <b>tags</b>"
+    httpserver.expect_request("/api/v1/timelines/tag/acmecoffee").respond_with_json(statuses)
+
+    harvest = run_harvest(session, MastodonClient, make_settings(), httpserver, "acmecoffee")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 1)
+    [row] = stored(session, "mastodon").values()
+    assert row.text == (
+        "Lunch deal at #AcmeCoffee: soup & bread <4€, cookies <3\n"
+        "I typed &lt;b&gt; here <script>x</script>\nsecond line"
+    )
+    assert row.title == "price < 5 € & no <b>tags</b>"  # plain text: kept as typed
