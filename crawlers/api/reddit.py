@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from crawlers.api.base import ApiClient, Page, unix_to_iso
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 PAGE_SIZE = 100
 SITE = "https://www.reddit.com"
@@ -68,8 +69,8 @@ class RedditClient(ApiClient):
             external_id=data["name"],
             kind="mention",
             url=SITE + urlsplit(data["permalink"]).path,
-            text="" if removed else text,
-            title=title,
+            text="" if removed else plain_text(text),
+            title=plain_text(title) or None,
             published_at=unix_to_iso(data["created_utc"]),
             author=None if author in GONE else author,
             removed=removed,

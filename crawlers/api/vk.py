@@ -23,6 +23,7 @@ import httpx
 from crawlers.api.base import ApiClient, Page, unix_to_iso
 from crawlers.api.errors import ApiError, AuthError, ConfigError, RateLimited, ServerError
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 API_VERSION = "5.199"
 PAGE_SIZE = 100
@@ -76,7 +77,7 @@ class VkClient(ApiClient):
             external_id=f"{owner}_{number}",
             kind="mention",
             url=f"https://vk.com/wall{owner}_{number}",
-            text="\n".join(text for text in texts if text),
+            text=plain_text("\n".join(text for text in texts if text)),
             published_at=unix_to_iso(post["date"]),
             author=names.get(int(post.get("from_id", owner))),
             raw=raw,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from crawlers.api.base import ApiClient, Page
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 TARGET = re.compile(r"^(?P<business>[A-Za-z0-9_-]+)(?:/(?P<locale>[a-z]{2,3}_[A-Z]{2}))?$")
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -66,7 +67,7 @@ class YelpClient(ApiClient):
             platform=self.platform,
             external_id=review["id"],
             url=review["url"],
-            text=review.get("text") or "",
+            text=plain_text(review.get("text")),
             language=language,
             published_at=pacific_to_iso(review["time_created"]),
             author=(review.get("user") or {}).get("name"),
