@@ -108,7 +108,8 @@ def test_replies_polls_forwards_service_messages_and_paging(tmp_path: Path) -> N
         fan_post(b, 311, published_at="2024-04-03T15:00:00+00:00",
                  text="Which Northwind drink should stay on the menu?\nLavender raf\nCold brew <3"),
         fan_post(b, 312, published_at="2024-04-04T08:00:00+00:00", author="City Food Critic",
-                 text="Northwind on Harbour Street: the best cortado in town, the worst chairs."),
+                 text="Northwind on Harbour Street: the best cortado in town (<3), the worst "
+                      "chairs & no sockets."),  # message text is HTML: parsed once
         fan_post(b, 305, published_at="2024-04-01T09:00:00+00:00", text="Our new menu is live!"),
     ]  # fmt: skip
     raws = {item["external_id"]: item["raw"] for item in result.items}

@@ -52,7 +52,9 @@ def expected(base: str) -> list[dict]:
             "Pq9xLm2Ff7nKd8Rt5Wv3Yz1Ab4Cd6E",
             author="John Smith",
             rating=3.0,
-            text="Good coffee but the music was way too loud for working.",
+            # the state JSON escapes <, > and & (\u003c..): plain text, kept as typed
+            text="Good coffee but the music was way too loud for working. Coffee <3, "
+            "music > 80 dB & no sockets.",
             language="en",
             published_at="2024-02-29T18:20:00+00:00",
         ),
