@@ -168,3 +168,19 @@ def test_organisation_reviews_quirks(tmp_path: Path) -> None:
     assert (run["platform_total"], run["platform_rating"]) == (1250, 4.4)
     stored_text = repr(state.reviews) + repr(state.runs)
     assert "demo-key-123" not in stored_text  # not in review URLs, not in the run's target
+
+
+def test_a_meta_that_is_not_an_object_loses_no_review(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    with SiteServer() as site:
+        site.page(START, "twogis/meta_list.json", content_type=JSON)
+        result = scrapy_crawl(
+            "twogis", None, db, tmp_path / "out.jsonl",
+            args=(f"target={BRANCH}", f"base_url={site.base}"),
+        )  # fmt: skip
+        assert result.returncode == 0, result.log[-3000:]
+
+    assert [item["external_id"] for item in result.items] == ["131000001"]
+    [run] = stored(db).runs
+    assert (run["items"], run["errors"], run["status"]) == (1, 1, "degraded")
+    assert "2GIS `meta` is not an object" in run["error_log"][0]
