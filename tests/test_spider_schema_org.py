@@ -172,7 +172,8 @@ def cafe_items(base: str) -> list[dict]:
             review(HANNAH, CAFE, author="Hannah Berg", rating=5.0, title="Cortado done right",
                    text="Best cortado in town. The oat milk costs extra, though.",
                    published_at="2024-04-02T00:00:00+00:00"),
-            # nested under LocalBusiness `reviews`; the body in its own language (inLanguage)
+            # nested under LocalBusiness `reviews`; the body in its own language (inLanguage);
+            # its "@id": "#review-2" is relative: every site has one, so it is not an id
             review(JONAS, CAFE, author="Jonas", rating=3.0, language="de",
                    text="Guter Kuchen, aber die Musik ist viel zu laut.", **estimated),
             # microdata that literally says <script> (entities on the page): kept as written

@@ -166,10 +166,13 @@ def fold(text: str | None) -> str:
 
 
 def own_id(node: dict[str, Any]) -> str | None:
-    """The node's own id (JSON-LD ``@id``, microdata ``itemid``); blank nodes are not ids."""
+    """The node's own id (JSON-LD ``@id``, microdata ``itemid``) when it is an absolute IRI.
+
+    Blank nodes (``_:b0``) are not ids, and neither are relative ones (``#review-1``, ``5``):
+    every site's reviews share the ``schema_org`` platform, so those would collide."""
     for key in ("@id", "id"):
         found = text_or_none(value(node.get(key)))
-        if found and not found.startswith("_:"):
+        if found and urlsplit(found).scheme not in {"", "_"}:
             return found
     return None
 
