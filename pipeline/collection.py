@@ -166,10 +166,11 @@ class CollectionRun:
             self.tally.errors.append(message)
 
     def facts(self, total: int | None, rating: float | None) -> None:
-        """What the platform says about the whole listing (review count, average rating)."""
-        if total is not None:
+        """What the platform says about the whole listing (review count, average rating), as
+        the first page that says it puts it (later pages may carry other items' aggregates)."""
+        if self.tally.total is None:
             self.tally.total = total
-        if rating is not None:
+        if self.tally.rating is None:
             self.tally.rating = rating
 
     def heartbeat(self, every: timedelta = HEARTBEAT_EVERY) -> None:

@@ -94,12 +94,18 @@ def test_google_places_unknown_place_is_a_config_error(session, httpserver):
     assert "Fix: check the TARGET (e.g. 'ChIJN1t_tDeuEmsRUsoyG83frY4')" in str(harvest.fatal)
 
 
+def yelp_query(locale: str) -> dict[str, str]:
+    return {"limit": "20", "sort_by": "newest", "locale": locale}
+
+
 def test_yelp_reads_pacific_time_and_maps_excerpts(session, httpserver):
+    path = "/v3/businesses/acme-coffee-san-francisco/reviews"
     httpserver.expect_request(
-        "/v3/businesses/acme-coffee-san-francisco/reviews",
-        headers={"Authorization": "Bearer yelp-key"},
-        query_string={"limit": "20", "sort_by": "newest"},
+        path, headers={"Authorization": "Bearer yelp-key"}, query_string=yelp_query("en_US")
     ).respond_with_json(load("yelp_reviews.json"))
+    none_yet = {"reviews": [], "total": 812, "possible_languages": ["en", "es", "fr"]}
+    for locale in ("es_ES", "fr_FR"):  # the other languages the answer names
+        httpserver.expect_request(path, query_string=yelp_query(locale)).respond_with_json(none_yet)
 
     harvest = run_harvest(
         session,
@@ -109,7 +115,7 @@ def test_yelp_reads_pacific_time_and_maps_excerpts(session, httpserver):
         "acme-coffee-san-francisco",
     )
 
-    assert (harvest.result.status, harvest.result.items) == ("ok", 2)
+    assert (harvest.result.status, harvest.result.items, harvest.result.pages) == ("ok", 2, 3)
     assert session.get(CrawlRun, harvest.result.run_id).platform_total == 812
     reviews = stored(session, "yelp")
     winter = reviews["xAG4O7l-t1ubbwVAlPnDKg"]
@@ -119,6 +125,43 @@ def test_yelp_reads_pacific_time_and_maps_excerpts(session, httpserver):
     assert winter.text.startswith("Went back again to this place")
     summer = reviews["1JNmYjJgUbb8MgXu9z6iyQ"]
     assert summer.published_at == datetime(2024, 7, 1, 17, 0, tzinfo=UTC)  # PDT, UTC-7
+
+
+def test_yelp_asks_in_the_locations_locale_and_every_language_it_has(session, httpserver):
+    """Yelp Fusion docs: the reviews endpoint answers in one `locale` (en_US unless asked) and
+    lists `possible_languages`; a Polish café asked in English gets English or nothing."""
+    path = "/v3/businesses/kawiarnia-acme-warszawa/reviews"
+    polish = {
+        "reviews": [
+            {"id": "pl-rev-1", "url": "https://www.yelp.pl/biz/kawiarnia-acme-warszawa?hrid=1",
+             "text": "Kawa za < 10 zł, jakość > oczekiwań. Polecam!", "rating": 5,
+             "time_created": "2024-03-05 10:00:00", "user": {"id": "p1", "name": "Ola K."}},
+        ],
+        "total": 3, "possible_languages": ["pl", "en"],
+    }  # fmt: skip
+    english = {
+        "reviews": [
+            {"id": "en-rev-1", "url": "https://www.yelp.pl/biz/kawiarnia-acme-warszawa?hrid=2",
+             "text": "Great pastries, slow service.", "rating": 3,
+             "time_created": "2024-02-01 09:00:00", "user": {"id": "e1", "name": "Tom B."}},
+        ],
+        "total": 3, "possible_languages": ["pl", "en"],
+    }  # fmt: skip
+    httpserver.expect_request(path, query_string=yelp_query("pl_PL")).respond_with_json(polish)
+    httpserver.expect_request(path, query_string=yelp_query("en_US")).respond_with_json(english)
+
+    harvest = run_harvest(
+        session, YelpClient, make_settings(yelp_api_key="k"), httpserver,
+        "kawiarnia-acme-warszawa/pl_PL",
+    )  # fmt: skip
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 2)
+    assert [request.args["locale"] for request, _ in httpserver.log] == ["pl_PL", "en_US"]
+    reviews = stored(session, "yelp")
+    assert (reviews["pl-rev-1"].language, reviews["en-rev-1"].language) == ("pl", "en")
+    assert reviews["pl-rev-1"].text == "Kawa za < 10 zł, jakość > oczekiwań. Polecam!"
+    bad = run_harvest(session, YelpClient, make_settings(yelp_api_key="k"), httpserver, "a/pl")
+    assert isinstance(bad.fatal, ConfigError) and "BUSINESS/LOCALE" in str(bad.fatal)
 
 
 @pytest.mark.parametrize(

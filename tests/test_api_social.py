@@ -112,6 +112,34 @@ def test_reddit_429_longer_than_the_longest_wait_is_not_slept_through(session, h
     assert harvest.result.error_messages[0].endswith("asked to wait 3600 s")
 
 
+def test_reddit_removed_texts_crossposts_and_plain_text(session, httpserver):
+    """Reddit's listing JSON (as /search.json serves it, raw_json=1): "[removed]" (moderator),
+    "[deleted]" (author) and "[ Removed by Reddit ]" (admin) stand where the text was; a
+    crosspost's own `selftext` is empty and its text is in `crosspost_parent_list[0]`."""
+    httpserver.expect_request("/search.json", query_string=REDDIT_FIRST).respond_with_json(
+        load("reddit_search_quirks.json")
+    )
+
+    harvest = run_harvest(session, RedditClient, make_settings(), httpserver, "acme coffee")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 5)
+    items = {item.external_id: item for item in harvest.items}
+    for gone in ("t3_1c0aa01", "t1_kz0bb02", "t1_kz0bb03"):
+        assert (items[gone].text, items[gone].removed) == ("", True), gone
+    assert items["t3_1c0aa01"].author == "croissant_critic"  # the post stays, its text is gone
+    assert items["t3_1c0aa01"].title == "Acme Coffee on Nowy Świat served me a raw croissant"
+    crosspost = items["t3_1c0cc04"]
+    assert crosspost.text == (
+        "Second visit to Acme Coffee: the espresso was great, price < 10 zł, quality > expected."
+    )
+    assert (crosspost.removed, crosspost.raw["crosspost_parent"]) == (False, "t3_1c0bb09")
+    mentions = stored(session, "reddit")
+    assert mentions["t1_kz0dd05"].text == (
+        "Acme's oat latte: price < 10 zł, quality > expected. Food <3 & friendly staff."
+    )
+    assert mentions["t1_kz0bb03"].text == "" and mentions["t1_kz0bb03"].removed is True
+
+
 # -- VK ----------------------------------------------------------------------------------------
 
 
@@ -152,6 +180,33 @@ def test_vk_pages_by_offset_and_names_authors(session, httpserver, caplog):
     ours = [r.getMessage() for r in caplog.records if r.name.startswith(("httpx", "crawlers"))]
     assert any(line.startswith("HTTP Request: GET http://localhost") for line in ours)
     assert not any("vk-secret-token" in line for line in ours)
+
+
+def test_vk_reposts_mention_markup_and_plain_text(session, httpserver):
+    """VK API docs: a repost keeps the reposted post in `copy_history` (its own `text` is often
+    empty); mentions are written "[id2|Name]" / "[club1|Name]" in `text`."""
+    httpserver.expect_request("/method/wall.search", query_string=vk_query(0)).respond_with_json(
+        load("vk_wall_search_quirks.json")
+    )
+
+    harvest = run_harvest(session, VkClient, vk_settings(), httpserver, "acmecoffee:латте")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 3)
+    items = {item.external_id: item for item in harvest.items}
+    repost = items["-19876543_4901"]
+    assert repost.text == "Обзор кофеен района: Acme Coffee — лучший раф, цена < 300 ₽."
+    assert (repost.author, repost.raw["repost_of"]) == ("Acme Coffee Москва", ["-55512345_311"])
+    commented = items["-19876543_4902"]
+    assert commented.text == (
+        "Согласна с Марией, латте в Acme отличный!\n"
+        "Латте в Acme Coffee сегодня просто огонь! Спасибо бариста Ане."
+    )
+    assert commented.author == "Ольга Кузнецова"
+    assert commented.raw["repost_of"] == ["-19876543_4821"]
+    assert "repost_of" not in items["-19876543_4903"].raw
+    mentions = stored(session, "vk")
+    assert mentions["-19876543_4903"].text == "Acme Coffee <3 но очередь > 10 минут & нет розеток"
+    assert mentions["-19876543_4901"].text.startswith("Обзор кофеен района: Acme Coffee")
 
 
 def test_vk_error_6_in_a_200_is_retried(session, httpserver):
@@ -302,3 +357,27 @@ def test_mastodon_status_without_uri_is_counted(session, httpserver):
         1,
     )
     assert harvest.result.error_messages == ["mastodon: record 1: KeyError: 'uri'"]
+
+
+def test_mastodon_content_is_html_read_once(session, httpserver):
+    """Mastodon API docs: a Status's `content` is HTML, `spoiler_text` is plain text. The HTML is
+    parsed once: "&lt;4€" is the text "<4€" (not a tag, not "&lt;4€"), "&amp;lt;" is "&lt;"."""
+    statuses = load("mastodon_tag_page1.json")[:1]
+    statuses[0]["content"] = (
+        '<p>Lunch deal at <a href="https://mastodon.social/tags/acmecoffee" class="mention '
+        'hashtag" rel="tag">#<span>AcmeCoffee</span></a>: soup &amp; bread &lt;4€, '
+        "cookies &lt;3</p><p>I typed &amp;lt;b&amp;gt; here &lt;script&gt;x&lt;/script&gt;"
+        "<br>second line</p>"
+    )
+    statuses[0]["spoiler_text"] = "price < 5 € & no <b>tags</b>"
+    httpserver.expect_request("/api/v1/timelines/tag/acmecoffee").respond_with_json(statuses)
+
+    harvest = run_harvest(session, MastodonClient, make_settings(), httpserver, "acmecoffee")
+
+    assert (harvest.result.status, harvest.result.items) == ("ok", 1)
+    [row] = stored(session, "mastodon").values()
+    assert row.text == (
+        "Lunch deal at #AcmeCoffee: soup & bread <4€, cookies <3\n"
+        "I typed &lt;b&gt; here <script>x</script>\nsecond line"
+    )
+    assert row.title == "price < 5 € & no <b>tags</b>"  # plain text: kept as typed

@@ -22,9 +22,9 @@ from crawlers.backoff import seconds_until as retry_after_seconds
 from crawlers.middlewares import BlockedPageMiddleware
 from tests.sitesupport import FIXTURES, Reply, SiteServer, scrapy_crawl, stored
 
-START = "/review/example.com"
-PAGE2 = "/review/example.com?page=2"
-PAGE3 = "/review/example.com?page=3"
+START = "/review/example.com?languages=all"  # the trustpilot spider asks for every language
+PAGE2 = "/review/example.com?languages=all&page=2"
+PAGE3 = "/review/example.com?languages=all&page=3"
 
 
 def test_429_retry_after_and_503_backoff_are_honoured(tmp_path: Path) -> None:

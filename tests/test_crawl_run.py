@@ -31,6 +31,11 @@ from tests.sitesupport import JSON, REPO, Reply, SiteServer, fresh_database, sto
 UA = "revmon-test/1.0 (+https://northwind.example/bot)"
 TWOGIS_BAD = "/2.0/branches/70000001099999999/reviews?limit=50"
 GBP_TARGET = "accounts/108459207326582963871/locations/4791204726108523011"
+# what the twogis spider requests for it: the fields it needs added (hiding_reason above all)
+TWOGIS_BAD_FETCHED = TWOGIS_BAD + (
+    "&fields=meta.branch_rating%2Cmeta.branch_reviews_count%2Cmeta.total_count"
+    "%2Creviews.hiding_reason"
+)
 
 
 @pytest.fixture
@@ -173,8 +178,8 @@ def test_revmon_crawl_collects_spiders_and_api_sources_in_one_process(
     tmp_path: Path, crawl_db: str
 ) -> None:
     with SiteServer() as site:
-        site.page("/review/example.com", "trustpilot/page3.html")
-        site.page(TWOGIS_BAD, "twogis/malformed.json", content_type=JSON)
+        site.page("/review/example.com?languages=all", "trustpilot/page3.html")
+        site.page(TWOGIS_BAD_FETCHED, "twogis/malformed.json", content_type=JSON)
         site.page("/produkt/kawa-3000", "schema_org/product_ru_page2.html")
         site.route("/s/rival_news", Reply(status=429, headers={"Retry-After": "3600"}))
         google = json.dumps(load("google_business_reviews_page2.json"))

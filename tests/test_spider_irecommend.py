@@ -1,5 +1,7 @@
 """The real `scrapy crawl irecommend`: a list page -> two review pages; the next list page is
-empty (the last page); pros and cons lists join the text; an English review keeps its language."""
+empty (the last page); pros and cons lists join the text; an English review keeps its language.
+The reviewer's verdict ("Не рекомендую" badge) is kept in the text as "Рекомендую друзьям: НЕТ",
+and each part of the review is kept apart in raw["parts"]."""
 
 from __future__ import annotations
 
@@ -24,6 +26,16 @@ def test_list_review_pages_and_empty_last_page(tmp_path: Path) -> None:
         assert result.returncode == 0, result.log[-3000:]
         assert site.count(LIST1) == 1 and len(site.fetched()) == 5
 
+    parts = {item["external_id"]: item["raw"]["parts"] for item in result.items}
+    assert parts["/content/uyutno-no-dorogovato"] == {
+        "title": "Уютно, но дороговато",
+        "pros": "вкусный кофе, свежие десерты",
+        "cons": "цены",
+        "body": "Была в этой кофейне трижды. Кофе отличный, десерты свежие.\n"
+        "Но чек на двоих — почти 2 000 ₽.",
+        "verdict": "НЕТ",
+    }
+    assert parts["/content/best-breakfast-moscow"]["verdict"] is None
     items = sorted(without_raw(result.items), key=lambda item: item["external_id"])
     base = {"platform": "irecommend", "kind": "review", "published_estimated": False,
             "removed": False, "location_key": "msk", "language": None,
@@ -48,7 +60,8 @@ def test_list_review_pages_and_empty_last_page(tmp_path: Path) -> None:
             "title": "Уютно, но дороговато",
             "text": "Была в этой кофейне трижды. Кофе отличный, десерты свежие.\n"
             "Но чек на двоих — почти 2 000 ₽.\n"
-            "Достоинства: вкусный кофе, свежие десерты\nНедостатки: цены",
+            "Достоинства: вкусный кофе, свежие десерты\nНедостатки: цены\n"
+            "Рекомендую друзьям: НЕТ",
             "published_at": "2024-03-10T14:22:00+03:00",
         },
     ]

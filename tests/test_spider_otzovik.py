@@ -2,12 +2,19 @@
 
 List page 1 has two reviews (one page in windows-1251) and a next page; list page 2 has a review
 without a body and one whose page is a captcha (blocked, not stored as empty). A re-crawl stops
-at list page 1, whose reviews are all stored.
+at list page 1, whose reviews are all stored. The reviewer's "Рекомендую друзьям: ДА/НЕТ" is part
+of the text, and every part (title, pros, cons, body, verdict) is kept apart in raw.
+
+A review of this year shows its date without the year ("28 декабря, 09:15": Otzovik's public
+review pages print recent dates so): read in early December, it is last year's 28 December, not a
+date in the future (which validation would reject, losing the review).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.sitesupport import HTML, Reply, SiteServer, scrapy_crawl, stored, without_raw
 
@@ -40,7 +47,8 @@ def expected(base: str) -> list[dict]:
             title="Лучшая кофейня на Тверской",
             text="Захожу каждое утро перед работой. Бариста помнят мой заказ.\n"
             "Рекомендую раф с лавандой.\n"
-            "Достоинства: вкусный кофе, быстрое обслуживание\nНедостатки: мало розеток",
+            "Достоинства: вкусный кофе, быстрое обслуживание\nНедостатки: мало розеток\n"
+            "Рекомендую друзьям: ДА",
             published_at="2024-03-14T09:15:00+03:00",
         ),
         review(
@@ -84,8 +92,18 @@ def test_list_and_review_pages_with_a_captcha(tmp_path: Path) -> None:
             ["/robots.txt", LIST1, LIST2, "/review_15234567.html", "/review_15230001.html",
              "/review_15200002.html", "/review_15100003.html"]
         )  # fmt: skip
-        items = sorted(without_raw(first.items), key=lambda i: i["external_id"], reverse=True)
-        assert items == expected(site.base)
+        items = sorted(first.items, key=lambda i: i["external_id"], reverse=True)
+        assert without_raw(items) == expected(site.base)
+        assert items[0]["raw"]["parts"] == {
+            "title": "Лучшая кофейня на Тверской",
+            "pros": "вкусный кофе, быстрое обслуживание",
+            "cons": "мало розеток",
+            "body": "Захожу каждое утро перед работой. Бариста помнят мой заказ.\n"
+            "Рекомендую раф с лавандой.",
+            "verdict": "ДА",
+        }
+        assert items[2]["raw"]["parts"]["body"] is None
+        assert items[2]["raw"]["parts"]["verdict"] is None  # not shown: not guessed
 
         state = stored(db)
         assert {r["language"] for r in state.reviews.values()} == {"ru"}
@@ -111,3 +129,43 @@ def test_list_and_review_pages_with_a_captcha(tmp_path: Path) -> None:
         assert third.returncode == 0, third.log[-3000:]
         assert site.count(LIST1) == 3 and site.count(LIST2) == 2
         assert stored(db).runs[-1]["full"] is False
+
+
+def test_a_date_without_a_year_is_never_in_the_future_and_the_verdict_is_kept(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    moscow = ZoneInfo("Europe/Moscow")
+    now = datetime.now(moscow)
+    written = datetime(now.year, 12, 28, 9, 15, tzinfo=moscow)
+    if written > now:  # not yet 28 December this year: the review is from last December
+        written = written.replace(year=now.year - 1)
+    with SiteServer() as site:
+        site.page("/reviews/northwind_arbat/", "otzovik/list_recent.html")
+        site.page("/review_15240003.html", "otzovik/review_15240003.html")
+        result = scrapy_crawl(
+            "otzovik", site.url("/reviews/northwind_arbat/"), db, tmp_path / "out.jsonl"
+        )
+        assert result.returncode == 0, result.log[-3000:]
+
+    [item] = result.items
+    assert item["published_at"] == written.isoformat()
+    assert item["text"] == (
+        "Хожу сюда третий год. С осени кофе стал кислым, а капучино подают чуть тёплым.\n"
+        "Бариста не виноваты, но больше не вернусь.\n"
+        "Достоинства: место у окна, пирожные\n"
+        "Недостатки: сменили зёрна, кофе кислый, цена > 400 ₽ за капучино\n"
+        "Рекомендую друзьям: НЕТ"
+    )
+    assert item["raw"]["parts"] == {
+        "title": "Раньше было лучше",
+        "pros": "место у окна, пирожные",
+        "cons": "сменили зёрна, кофе кислый, цена > 400 ₽ за капучино",
+        "body": "Хожу сюда третий год. С осени кофе стал кислым, а капучино подают чуть тёплым."
+        "\nБариста не виноваты, но больше не вернусь.",
+        "verdict": "НЕТ",
+    }
+    state = stored(db)
+    assert list(state.reviews) == ["15240003"]  # stored: not rejected as a future date
+    [run] = state.runs
+    assert (run["items"], run["errors"], run["status"]) == (1, 0, "ok")

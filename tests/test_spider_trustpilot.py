@@ -4,6 +4,12 @@ Page 1: three reviews (en; de with a company reply; pl without text). Page 2: a 
 __NEXT_DATA__ blob, so the JSON-LD fallback gives its reviews and the page is counted as an error.
 Page 3: the last page (no next). Then: a re-crawl stops at page 1 (all stored, unchanged); an edit
 on page 1 makes the crawl update it with a revision and go on to page 2; `full=1` reads all pages.
+
+Trustpilot's public pages (as served at trustpilot.com/review/DOMAIN) list one language unless
+`languages=all` is asked for, while `numberOfReviews` counts every language: the crawl asks for all
+languages and takes the total from `filters.pagination.totalCount`, what the pages list. An
+edited company reply keeps `publishedDate` and carries `updatedDate`: the later one is the reply's
+date. Plain-text fields keep `<` and `>` as typed.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import pytest
 
 from tests.sitesupport import SiteServer, scrapy_crawl, stored, without_raw
 
-START = "/review/example.com"
-PAGE2 = "/review/example.com?page=2"
-PAGE3 = "/review/example.com?page=3"
+CONFIGURED = "/review/example.com"  # the URL in the config: it names no language
+START = "/review/example.com?languages=all"
+PAGE2 = "/review/example.com?languages=all&page=2"
+PAGE3 = "/review/example.com?languages=all&page=3"
 
 
 def expected_items(base: str) -> list[dict]:
@@ -41,8 +48,9 @@ def expected_items(base: str) -> list[dict]:
             author="Jane Doe",
             rating=5.0,
             title="Fast delivery, great support",
+            # __NEXT_DATA__ escapes <, > and & as \u003c.. (Next.js does): plain text as typed
             text="Ordered on Monday, arrived Wednesday. Support answered within an hour "
-            "& sorted a sizing issue.",
+            "& sorted a sizing issue. Shipping < 10 zł, quality > expected.",
             language="en",
             published_at="2024-03-05T14:22:31+00:00",
         ),
@@ -96,7 +104,7 @@ def expected_items(base: str) -> list[dict]:
             language="pl",
             published_at="2024-01-12T12:00:00+00:00",
             reply_text="Dziękujemy, Piotr! Tabela rozmiarów jest już poprawiona.",
-            reply_at="2024-01-13T08:30:00+00:00",
+            reply_at="2024-01-15T11:00:00+00:00",  # edited: updatedDate, not publishedDate
         ),
         review(
             "65a0b1c2d3e4f5a6b7c8d9e0",
@@ -121,7 +129,7 @@ def site():
 
 def crawl(site: SiteServer, db: str, out: Path, *args: str):
     result = scrapy_crawl(
-        "trustpilot", site.url(START), db, out, args=("location=northwind-web", *args)
+        "trustpilot", site.url(CONFIGURED), db, out, args=("location=northwind-web", *args)
     )
     assert result.returncode == 0, result.log[-3000:]
     return result
@@ -144,11 +152,13 @@ def test_crawl_recrawl_edit_and_full(site: SiteServer, tmp_path: Path) -> None:
         row = db_state.reviews[item["external_id"]]
         for field in ("url", "author", "rating", "title", "text", "language", "reply_text"):
             assert row[field] == item[field], field
+        if item["reply_at"]:
+            assert row["reply_at"] == datetime.fromisoformat(item["reply_at"])
         assert row["location_key"] == "northwind-web"
         assert row["published_at"] == datetime.fromisoformat(item["published_at"])
     [run] = db_state.runs
     assert run["source"] == run["platform"] == "trustpilot"
-    assert run["target"] == site.url(START) and run["location_key"] == "northwind-web"
+    assert run["target"] == site.url(CONFIGURED) and run["location_key"] == "northwind-web"
     assert (run["items"], run["new"], run["updated"], run["errors"], run["pages"]) == (
         7,
         7,
@@ -158,7 +168,7 @@ def test_crawl_recrawl_edit_and_full(site: SiteServer, tmp_path: Path) -> None:
     )
     # the broken blob is a record-level error: the page itself was read (via JSON-LD)
     assert (run["outcomes"], run["complete"]) == ({"ok": 3}, True)
-    assert (run["platform_total"], run["platform_rating"]) == (1234, 4.3)
+    assert (run["platform_total"], run["platform_rating"]) == (7, 4.3)  # totalCount, all pages
     assert run["status"] == "degraded"
     assert "__NEXT_DATA__: malformed JSON" in run["error_log"][0]
 

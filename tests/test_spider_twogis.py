@@ -13,17 +13,16 @@ from pathlib import Path
 from tests.sitesupport import JSON, SiteServer, scrapy_crawl, stored, without_raw
 
 BRANCH = "70000001027654321"
-START = (
-    f"/2.0/branches/{BRANCH}/reviews?limit=50&sort_by=date_edited&locale=ru_RU"
-    "&fields=meta.branch_rating,meta.branch_reviews_count,meta.total_count"
-)
+FIELDS = "meta.branch_rating,meta.branch_reviews_count,meta.total_count,reviews.hiding_reason"
+START = f"/2.0/branches/{BRANCH}/reviews?limit=50&sort_by=date_edited&locale=ru_RU&fields={FIELDS}"
+# next_link names no fields: the ones revmon needs are asked for again (hiding_reason above all)
 PAGE2 = (
     f"/2.0/branches/{BRANCH}/reviews?limit=3&sort_by=date_edited&locale=ru_RU"
-    "&offset_date=2024-02-27T09%3A15%3A00%2B07%3A00"
+    "&offset_date=2024-02-27T09%3A15%3A00%2B07%3A00&fields=" + FIELDS.replace(",", "%2C")
 )
 PAGE3 = (
     f"/2.0/branches/{BRANCH}/reviews?limit=3&sort_by=date_edited&locale=ru_RU"
-    "&offset_date=2024-01-15T00%3A00%3A00%2B07%3A00"
+    "&offset_date=2024-01-15T00%3A00%3A00%2B07%3A00&fields=" + FIELDS.replace(",", "%2C")
 )
 PUBLIC = f"https://2gis.ru/firm/{BRANCH}/tab/reviews"
 
@@ -123,3 +122,65 @@ def test_crawl_follows_next_link_keeps_offsets_and_recrawls_incrementally(tmp_pa
         state = stored(db)
         assert len(state.reviews) == 5 and state.revisions == []
         assert (state.runs[-1]["items"], state.runs[-1]["new"]) == (3, 0)
+
+
+ORG = "70000001027000000"
+ORG_FIELDS = "meta.org_rating%2Cmeta.org_reviews_count%2Cmeta.total_count%2Creviews.hiding_reason"
+ORG_CONFIGURED = f"/3.0/orgs/{ORG}/reviews?limit=50&sort_by=date_created&key=demo-key-123"
+ORG_START = f"/3.0/orgs/{ORG}/reviews?limit=50&sort_by=date_created&fields={ORG_FIELDS}" \
+    "&key=demo-key-123"  # fmt: skip
+ORG_PAGE2 = (
+    f"/3.0/orgs/{ORG}/reviews?limit=50&offset_date=2024-03-01T00%3A00%3A00%2B07%3A00"
+    f"&sort_by=date_created&key=demo-key-123&fields={ORG_FIELDS}"
+)
+
+
+def test_organisation_reviews_quirks(tmp_path: Path) -> None:
+    """What public 2GIS clients record about this API (the 2GIS reviews API as served at
+    public-api.reviews.2gis.com, and the parsers published for it): `official_answer` as a bare
+    string, `hiding_reason` only when `fields=` asks for it, a `next_link` on port 8080, the
+    `/3.0/orgs/` variant with each review's branch in `object.id` and the organisation's rating
+    in `meta.org_rating`; the key rides in the URL and must never be stored."""
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    with SiteServer() as site:
+        site.page(ORG_START, "twogis/orgs_page1.json", content_type=JSON)
+        site.page(ORG_PAGE2, "twogis/orgs_page2.json", content_type=JSON)
+        result = scrapy_crawl("twogis", site.url(ORG_CONFIGURED), db, tmp_path / "out.jsonl")
+        assert result.returncode == 0, result.log[-3000:]
+        assert site.fetched() == ["/robots.txt", ORG_START, ORG_PAGE2]  # :8080 -> the API host
+
+    lenina = "https://2gis.ru/firm/70000001027699999/tab/reviews"
+    krasny = "https://2gis.ru/firm/70000001027654321/tab/reviews"
+    assert [
+        (i["external_id"], i["url"], i["text"], i["reply_text"], i["reply_at"])
+        for i in result.items
+    ] == [
+        ("130000001", krasny, "Food <3, но кофе остыл, пока несли (< 5 минут).",
+         "Вера, спасибо! Подогреем в следующий раз.", None),  # a bare-string answer
+        ("130000003", lenina, "На Ленина обслуживание > всех ожиданий.", "Павел, спасибо!",
+         "2024-03-02T18:00:00+07:00"),
+        ("130000004", krasny, "Тихо, можно работать с ноутбуком.", None, None),
+    ]  # fmt: skip
+    state = stored(db)
+    assert set(state.reviews) == {"130000001", "130000003", "130000004"}  # spam hidden
+    [run] = state.runs
+    assert (run["items"], run["errors"], run["status"]) == (3, 0, "ok")
+    assert (run["platform_total"], run["platform_rating"]) == (1250, 4.4)
+    stored_text = repr(state.reviews) + repr(state.runs)
+    assert "demo-key-123" not in stored_text  # not in review URLs, not in the run's target
+
+
+def test_a_meta_that_is_not_an_object_loses_no_review(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'revmon.db'}"
+    with SiteServer() as site:
+        site.page(START, "twogis/meta_list.json", content_type=JSON)
+        result = scrapy_crawl(
+            "twogis", None, db, tmp_path / "out.jsonl",
+            args=(f"target={BRANCH}", f"base_url={site.base}"),
+        )  # fmt: skip
+        assert result.returncode == 0, result.log[-3000:]
+
+    assert [item["external_id"] for item in result.items] == ["131000001"]
+    [run] = stored(db).runs
+    assert (run["items"], run["errors"], run["status"]) == (1, 1, "degraded")
+    assert "2GIS `meta` is not an object" in run["error_log"][0]

@@ -16,6 +16,7 @@ from typing import Any
 
 from crawlers.api.base import ApiClient, Page
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 TARGET = re.compile(r"^(?P<cc>[A-Za-z]{2})/(?:id)?(?P<app>\d+)$")
 PAGE_SIZE = 50
@@ -57,11 +58,11 @@ class AppStoreClient(ApiClient):
             platform=self.platform,
             external_id=label(entry, "id"),
             url=f"https://apps.apple.com/{country}/app/id{app}?see-all=reviews",
-            text=label(entry, "content") or "",
+            text=plain_text(label(entry, "content")),
             published_at=_optional_label(entry, "updated") or fetched_at,
             author=entry.get("author", {}).get("name", {}).get("label"),
             rating=float(label(entry, "im:rating")),
-            title=_optional_label(entry, "title"),
+            title=plain_text(_optional_label(entry, "title")) or None,
             raw=entry,
         )
 

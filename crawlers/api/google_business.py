@@ -24,6 +24,7 @@ from crawlers.api.errors import (
     ReplyTooLong,
 )
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 STARS = {"ONE": 1.0, "TWO": 2.0, "THREE": 3.0, "FOUR": 4.0, "FIVE": 5.0}
 TARGET = re.compile(r"^accounts/[^/\s]+/locations/[^/\s]+$")
@@ -87,11 +88,11 @@ class GoogleBusinessClient(ApiClient):
             platform=self.platform,
             external_id=review["reviewId"],
             url=REVIEWS_URL,
-            text=original_comment(review.get("comment") or ""),
+            text=plain_text(original_comment(review.get("comment") or "")),
             published_at=review["createTime"],
             author=None if reviewer.get("isAnonymous") else reviewer.get("displayName"),
             rating=STARS.get(review.get("starRating", "")),
-            reply_text=reply.get("comment"),
+            reply_text=plain_text(reply.get("comment")) or None,
             reply_at=reply.get("updateTime"),
             raw=review,
         )

@@ -18,6 +18,7 @@ import httpx
 from crawlers.api.base import ApiClient, Page, error_detail
 from crawlers.api.errors import ApiError, AuthError
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 PLACE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 FIELD_MASK = "id,displayName,rating,userRatingCount,googleMapsUri,reviews"
@@ -57,7 +58,7 @@ class GooglePlacesClient(ApiClient):
             platform=self.platform,
             external_id=review["name"],
             url=review.get("googleMapsUri") or place_url or author.get("uri") or "",
-            text=original.get("text") or "",
+            text=plain_text(original.get("text")),
             language=original.get("languageCode"),
             published_at=review["publishTime"],
             author=author.get("displayName"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from crawlers.api.base import ApiClient, Page
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 TARGET = re.compile(r"^(?P<id>\d+)(?:/(?P<lang>[a-z]{2}(?:_[A-Z]{2})?))?$")
 
@@ -48,13 +49,13 @@ class TripAdvisorClient(ApiClient):
             platform=self.platform,
             external_id=str(review["id"]),
             url=review["url"],
-            text=review.get("text") or "",
-            title=review.get("title"),
+            text=plain_text(review.get("text")),
+            title=plain_text(review.get("title")) or None,
             language=review.get("lang"),
             published_at=review["published_date"],
             author=(review.get("user") or {}).get("username"),
             rating=float(review["rating"]),
-            reply_text=response.get("text"),
+            reply_text=plain_text(response.get("text")) or None,
             reply_at=response.get("published_date"),
             raw=review,
         )

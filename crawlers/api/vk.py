@@ -5,6 +5,10 @@ The token is ``REVMON_VK_ACCESS_TOKEN`` (a service token is enough for public wa
 errors as HTTP 200 with an ``error`` object: 6/9/29 (too many requests) are retried like a 429,
 5 (authorization failed) is an :class:`AuthError`, 10 (internal error) like a 5xx, and the rest
 (a private wall, an unknown domain, a bad parameter) are configuration errors.
+
+A repost (``copy_history``) has little or no text of its own: its text is the reposter's words
+followed by the reposted post's, and ``raw["repost_of"]`` names the original(s). Mentions written
+as ``[id2|Мария]`` or ``[club1|Acme]`` read as the name shown. Texts are plain: ``<`` stays.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import httpx
 from crawlers.api.base import ApiClient, Page, unix_to_iso
 from crawlers.api.errors import ApiError, AuthError, ConfigError, RateLimited, ServerError
 from crawlers.items import ReviewItem
+from pipeline.text import plain_text
 
 API_VERSION = "5.199"
 PAGE_SIZE = 100
 DOMAIN = re.compile(r"^[A-Za-z0-9_.]+$")
 TOO_MANY = {6, 9, 29}
 AUTH = {5, 27, 28}
+MENTION = re.compile(r"\[(?:id|club|public|event)\d+\|([^\[\]|]*)\]")
 
 
 class VkClient(ApiClient):
@@ -62,15 +68,20 @@ class VkClient(ApiClient):
 
     def to_item(self, post: dict[str, Any], names: dict[int, str]) -> ReviewItem:
         owner, number = int(post["owner_id"]), int(post["id"])
+        reposted = [p for p in post.get("copy_history") or [] if isinstance(p, dict)]
+        texts = [display_text(post.get("text")), *(display_text(p.get("text")) for p in reposted)]
+        raw = dict(post)
+        if reposted:
+            raw["repost_of"] = [f"{int(p['owner_id'])}_{int(p['id'])}" for p in reposted]
         return ReviewItem(
             platform=self.platform,
             external_id=f"{owner}_{number}",
             kind="mention",
             url=f"https://vk.com/wall{owner}_{number}",
-            text=post.get("text") or "",
+            text=plain_text("\n".join(text for text in texts if text)),
             published_at=unix_to_iso(post["date"]),
             author=names.get(int(post.get("from_id", owner))),
-            raw=post,
+            raw=raw,
         )
 
     def verdict(self, response: httpx.Response) -> tuple[ApiError, float] | None:
@@ -93,6 +104,12 @@ class VkClient(ApiClient):
         if code in AUTH:
             raise AuthError(self.name, text, self.auth_fix)
         raise ConfigError(self.name, text, f"check the TARGET (e.g. {self.target_example!r})")
+
+
+def display_text(text: Any) -> str:
+    """A post's text as VK shows it: ``[id2|Мария]`` / ``[club1|Acme]`` mentions (VK API docs:
+    "[id|name]" markup) read as the name they display."""
+    return MENTION.sub(lambda match: match.group(1), str(text or ""))
 
 
 def author_names(found: dict[str, Any]) -> dict[int, str]:

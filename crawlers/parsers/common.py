@@ -21,6 +21,7 @@ from pipeline.text import html_to_text, plain_text
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
+_YEAR = re.compile(r"\d{4}")
 
 
 class PageError(ValueError):
@@ -98,12 +99,18 @@ def scale_rating(value: Any, best: Any = None, worst: Any = None) -> float | Non
 
 
 def iso_datetime(
-    value: Any, *, languages: list[str] | None = None, timezone: str = "UTC"
+    value: Any,
+    *,
+    languages: list[str] | None = None,
+    timezone: str = "UTC",
+    now: datetime | None = None,
 ) -> str | None:
     """ISO 8601 with an offset, from ISO strings, Unix times or dates like ``5 марта 2024``.
 
     An offset the source gives is kept (a 2GIS time stays ``+07:00``); a time without one is
-    read in ``timezone`` (the site's own zone, UTC unless the parser knows better).
+    read in ``timezone`` (the site's own zone, UTC unless the parser knows better). Sites show
+    this year's dates without the year ("28 декабря, 09:15"); such a date that would lie in the
+    future (read on 2 December) was written last year.
     """
     if value is None or value == "":
         return None
@@ -111,19 +118,35 @@ def iso_datetime(
         return datetime.fromtimestamp(value, UTC).isoformat()
     text = str(value).strip()
     zone = ZoneInfo(timezone)
+    now = now or datetime.now(UTC)
     try:
         parsed: datetime | None = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
+        site_now = now.astimezone(zone).replace(tzinfo=None)  # "вчера" is the site's yesterday
         parsed = dateparser.parse(
             text,
             languages=languages,
-            settings={"TIMEZONE": timezone, "RETURN_AS_TIMEZONE_AWARE": True},
+            settings={
+                "TIMEZONE": timezone,
+                "RETURN_AS_TIMEZONE_AWARE": True,
+                "RELATIVE_BASE": site_now,
+            },
         )
     if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
+    if not _YEAR.search(text) and parsed > now:
+        parsed = _year_before(parsed)
     return parsed.isoformat()
+
+
+def _year_before(moment: datetime) -> datetime:
+    """The same day and time a year earlier (29 February becomes the 28th)."""
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:
+        return moment.replace(year=moment.year - 1, day=28)
 
 
 def text_or_none(value: Any) -> str | None:

@@ -1,5 +1,6 @@
 """irecommend.ru: list pages ``/content/{slug}`` (then ``?page=1``, ``?page=2``..) lead to review
-pages with schema.org Review microdata and pros/cons lists.
+pages with schema.org Review microdata, pros/cons lists and the reviewer's verdict
+(see :mod:`crawlers.parsers.review_parts`).
 
 A review's id is its path (``/content/{review-slug}``): the list page shows the same path, so an
 incremental crawl can stop on a list page. Dates carry an offset; times without one are Moscow.
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from scrapy.http import TextResponse
 
+from crawlers.parsers import review_parts
 from crawlers.parsers.common import Page, PageError
 from crawlers.parsers.schema import review_item, schema_data
 from crawlers.parsers.schema_org import next_link
@@ -36,21 +38,23 @@ def parse_list(response: TextResponse) -> Page:
 
 
 def parse_review(response: TextResponse) -> Page:
-    """The one review of a review page, its pros and cons added to the text."""
+    """The one review of a review page: what a reader sees as its text, each part in raw."""
     reviews = schema_data(response).reviews()
     if not reviews:
         raise PageError(f"{response.url}: no schema.org Review on an irecommend review page")
     item = review_item(reviews[0], platform=PLATFORM, page_url=response.url, timezone=TIMEZONE)
     item.external_id = urlsplit(response.url).path
     item.url = response.url
-    item.text = "\n".join(filter(None, [item.text, *_pros_and_cons(response)]))
+    body = item.raw["parts"]["body"]
+    pros = review_parts.block_text(response, ".plus")
+    cons = review_parts.block_text(response, ".minus")
+    answer = review_parts.verdict(response)
+    lines = [
+        body,
+        f"Достоинства: {review_parts.unlabelled(pros)}" if pros else None,
+        f"Недостатки: {review_parts.unlabelled(cons)}" if cons else None,
+        *review_parts.verdict_line(answer),
+    ]
+    item.text = "\n".join(line for line in lines if line)
+    item.raw = {**item.raw, "parts": review_parts.parts(item.title, pros, cons, body, answer)}
     return Page(items=[item])
-
-
-def _pros_and_cons(response: TextResponse) -> list[str]:
-    lines = []
-    for selector, label in ((".plus li", "Достоинства"), (".minus li", "Недостатки")):
-        points = [" ".join(li.css("::text").getall()).strip() for li in response.css(selector)]
-        if any(points):
-            lines.append(f"{label}: " + ", ".join(p for p in points if p))
-    return lines

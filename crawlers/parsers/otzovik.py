@@ -1,5 +1,6 @@
 """Otzovik: list pages ``/reviews/{slug}/`` (page N: ``/reviews/{slug}/{N}/``) lead to review
-pages ``/review_{id}.html`` with schema.org Review microdata and pros/cons blocks.
+pages ``/review_{id}.html`` with schema.org Review microdata, pros/cons blocks and the
+"Рекомендую друзьям: ДА/НЕТ" verdict (see :mod:`crawlers.parsers.review_parts`).
 
 The list page gives the review ids (for the incremental stop), the review links, the product's
 AggregateRating and the next page; each review page gives one review. Dates are Moscow time.
@@ -11,6 +12,7 @@ import re
 
 from scrapy.http import TextResponse
 
+from crawlers.parsers import review_parts
 from crawlers.parsers.common import Page, PageError
 from crawlers.parsers.schema import review_item, schema_data
 from crawlers.parsers.schema_org import next_link
@@ -37,7 +39,7 @@ def parse_list(response: TextResponse) -> Page:
 
 
 def parse_review(response: TextResponse) -> Page:
-    """The one review of a review page, pros and cons added to its text."""
+    """The one review of a review page: what a reader sees as its text, each part in raw."""
     match = _REVIEW_ID.search(response.url)
     reviews = schema_data(response).reviews()
     if not match or not reviews:
@@ -45,18 +47,14 @@ def parse_review(response: TextResponse) -> Page:
     item = review_item(reviews[0], platform=PLATFORM, page_url=response.url, timezone=TIMEZONE)
     item.external_id = match.group(1)
     item.url = response.url
-    item.text = pros_and_cons(response, item.text)
+    body = item.raw["parts"]["body"]
+    pros = review_parts.block_text(response, ".review-plus")
+    cons = review_parts.block_text(response, ".review-minus")
+    answer = review_parts.verdict(response)
+    lines = [body, pros, cons, *review_parts.verdict_line(answer)]
+    item.text = "\n".join(line for line in lines if line)
+    item.raw = {**item.raw, "parts": review_parts.parts(item.title, pros, cons, body, answer)}
     return Page(items=[item])
-
-
-def pros_and_cons(response: TextResponse, body: str) -> str:
-    """The review body followed by its "Достоинства"/"Недостатки" lines, as a reader sees them."""
-    parts = [body] if body else []
-    for selector in (".review-plus", ".review-minus"):
-        text = " ".join(" ".join(response.css(f"{selector} ::text").getall()).split())
-        if text:
-            parts.append(text)
-    return "\n".join(parts)
 
 
 def _pager_next(response: TextResponse) -> str | None:

@@ -1,41 +1,53 @@
-"""schema.org Review and AggregateRating from JSON-LD and microdata, for every site that has them.
+"""schema.org Review and AggregateRating, read the same way from JSON-LD, microdata and RDFa.
 
-JSON-LD blocks are read one by one, so that one malformed blob is reported and the others (and
-the microdata, read by extruct) still count. Values arrive as strings in any locale ("4,5"), on
-any ``worstRating..bestRating`` scale, with dates in any language: all are normalised here.
+:mod:`crawlers.parsers.schema_graph` brings the three syntaxes to one shape; this module reads
+reviews out of it, wherever they sit (at the top level, or nested in a Product, LocalBusiness,
+Book, Recipe, ... under ``review``/``reviews``). Values arrive as strings in any locale
+("4,5"), as language-tagged objects (``{"@value": "...", "@language": "en"}``, or a list of
+them: the one in the review's language is taken), on any ``worstRating..bestRating`` scale, with
+dates in any language: all are normalised here.
+
+Identity: a review's own ``@id`` (or microdata ``itemid``) when it has one; otherwise a hash of
+the site's host, the author, the day and the body, each case- and space-folded. Never the page
+URL or the place in the markup: a review that moves to page 2, or a site that changes its markup
+from microdata to JSON-LD, keeps its id. The host is part of it because ``schema_org`` reviews of
+every site share one platform, and two shops' "Anonymous, no text" reviews of the same day are
+two reviews. A review without a date is kept, dated when it was fetched and marked
+``published_estimated`` (the store keeps the earliest date it saw); its id then leaves the day
+out, so the next crawl finds the same review.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-import extruct
 from scrapy.http import TextResponse
 
-from crawlers.items import ReviewItem, stable_id
+from crawlers.items import ReviewItem
 from crawlers.parsers.common import (
     PageError,
     iso_datetime,
-    load_json,
     plain,
     scale_rating,
     text_or_none,
     to_int,
 )
+from crawlers.parsers.schema_graph import page_graph
 
-_WRAPPERS = re.compile(r"^\s*(<!--|<!\[CDATA\[)|(-->|\]\]>)\s*$")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
 @dataclass
 class SchemaData:
-    """Every schema.org node of a page, flattened, and the JSON-LD blobs that would not parse."""
+    """Every schema.org node of a page, flattened, and the markup that could not be read."""
 
     nodes: list[dict[str, Any]]
-    errors: list[str]
+    errors: list[str] = field(default_factory=list)
 
     def reviews(self) -> list[dict[str, Any]]:
         return [node for node in self.nodes if _is_review(node)]
@@ -43,43 +55,23 @@ class SchemaData:
     def aggregate(self) -> tuple[int | None, float | None]:
         """The page's AggregateRating as (review count, rating on 1..5), if it has one."""
         for node in self.nodes:
-            if "AggregateRating" in _types(node):
-                count = to_int(node.get("reviewCount")) or to_int(node.get("ratingCount"))
+            if "AggregateRating" in types(node):
+                count = to_int(value(node.get("reviewCount"))) or to_int(
+                    value(node.get("ratingCount"))
+                )
                 rating = scale_rating(
-                    node.get("ratingValue"), node.get("bestRating"), node.get("worstRating")
+                    value(node.get("ratingValue")),
+                    value(node.get("bestRating")),
+                    value(node.get("worstRating")),
                 )
                 return count, rating
         return None, None
 
 
 def schema_data(response: TextResponse) -> SchemaData:
-    """Read JSON-LD (block by block) and microdata from a page."""
-    roots: list[Any] = []
-    errors: list[str] = []
-    blobs = response.css('script[type="application/ld+json"]::text').getall()
-    for number, blob in enumerate(blobs, start=1):
-        try:
-            blob_data = load_json(_WRAPPERS.sub("", blob), f"JSON-LD block {number}")
-            roots.append(_decode_entities(blob_data))
-        except PageError as exc:
-            errors.append(f"{response.url}: {exc}")
-    microdata = extruct.extract(
-        response.text, base_url=response.url, syntaxes=["microdata"], uniform=True
-    )
-    roots.extend(microdata["microdata"])
-    return SchemaData(nodes=list(_walk(roots)), errors=errors)
-
-
-def _decode_entities(value: Any) -> Any:
-    """JSON-LD strings with HTML entities decoded once: sites fill JSON-LD from HTML-escaped
-    templates (``&nbsp;``, ``&#39;``). Tags are not touched: a ``<`` in a review stays."""
-    if isinstance(value, str):
-        return html.unescape(value)
-    if isinstance(value, dict):
-        return {key: _decode_entities(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decode_entities(item) for item in value]
-    return value
+    """Read JSON-LD (block by block), microdata and RDFa from a page."""
+    nodes, errors = page_graph(response)
+    return SchemaData(nodes=nodes, errors=errors)
 
 
 def page_language(response: TextResponse) -> str | None:
@@ -95,75 +87,160 @@ def review_item(
     page_url: str,
     language: str | None = None,
     timezone: str = "UTC",
+    fetched_at: str | None = None,
 ) -> ReviewItem:
-    """A ReviewItem from one schema.org Review node; PageError names a node that cannot be one."""
-    published = iso_datetime(
-        node.get("datePublished") or node.get("dateCreated") or node.get("dateModified"),
-        timezone=timezone,
+    """A ReviewItem from one schema.org Review node; PageError names a node that cannot be one.
+
+    A node without any date is dated ``fetched_at`` (now) and marked as estimated; a date that
+    is there but unreadable is an error (the site changed its format: say so, loudly).
+    """
+    raw_date = value(node.get("datePublished") or node.get("dateCreated"))
+    raw_date = raw_date or value(node.get("dateModified"))
+    published = iso_datetime(raw_date, timezone=timezone)
+    if published is None and text_or_none(raw_date):
+        raise PageError(
+            f"{page_url}: review with an unreadable date {raw_date!r:.60}: {_brief(node)}"
+        )
+    own_language = _language(node.get("inLanguage"))
+    body, body_language = tagged(
+        node.get("reviewBody") or node.get("text") or node.get("description"),
+        own_language or language,
     )
-    if published is None:
-        raise PageError(f"{page_url}: review without a readable datePublished: {_brief(node)}")
+    title, _ = tagged(node.get("name") or node.get("headline"), own_language or language)
+    pros, cons = notes(node.get("positiveNotes")), notes(node.get("negativeNotes"))
     author = _name(node.get("author"))
-    text = plain(node.get("reviewBody") or node.get("text") or node.get("description"))
+    body_text = plain(body) or ""
     rating_node = node.get("reviewRating")
     if isinstance(rating_node, dict):
         rating = scale_rating(
-            rating_node.get("ratingValue"),
-            rating_node.get("bestRating"),
-            rating_node.get("worstRating"),
+            value(rating_node.get("ratingValue")),
+            value(rating_node.get("bestRating")),
+            value(rating_node.get("worstRating")),
         )
     else:
-        rating = scale_rating(rating_node)
-    url = text_or_none(node.get("url")) or page_url
-    own_id = text_or_none(node.get("@id")) or text_or_none(node.get("id"))
+        rating = scale_rating(value(rating_node))
+    day = published[:10] if published else ""
     return ReviewItem(
         platform=platform,
-        external_id=own_id or stable_id(url, author, published, text or ""),
-        url=url,
+        external_id=own_id(node) or review_identity(page_url, author, day, body_text),
+        url=text_or_none(value(node.get("url"))) or page_url,
         author=author,
         rating=rating,
-        title=plain(node.get("name") or node.get("headline")),
-        text=text or "",
-        language=_language(node.get("inLanguage")) or language,
-        published_at=published,
-        raw=node,
+        title=plain(title),
+        text=reader_text(body_text, pros, cons),
+        language=own_language or body_language or language,
+        published_at=published or fetched_at or datetime.now(UTC).isoformat(),
+        published_estimated=published is None,
+        raw={**node, "parts": parts(plain(title), body_text, pros, cons)},
     )
 
 
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    """Every dict in a JSON-LD/microdata tree: nested reviews and ``@graph`` members included."""
-    if isinstance(value, dict):
-        yield value
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
+def parts(title: str | None, body: str, pros: list[str], cons: list[str]) -> dict[str, Any]:
+    """The review's parts, for scoring each on its own (one note a line)."""
+    return {
+        "title": title,
+        "body": body or None,
+        "pros": "\n".join(pros) or None,
+        "cons": "\n".join(cons) or None,
+    }
 
 
-def _types(node: dict[str, Any]) -> set[str]:
+def reader_text(body: str, pros: list[str], cons: list[str]) -> str:
+    """The body, then the pros and cons as lists the way review pages show them (+ and -)."""
+    lines = [body] if body else []
+    lines += [f"+ {note}" for note in pros]
+    lines += [f"- {note}" for note in cons]
+    return "\n".join(lines)
+
+
+def review_identity(page_url: str, author: str | None, day: str, body: str) -> str:
+    """The fallback id: site host, author, day and body, folded; never the page or the markup."""
+    host = (urlsplit(page_url).hostname or "").removeprefix("www.")
+    key = "\x1f".join([host, fold(author), day, fold(body)])
+    return "h" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def fold(text: str | None) -> str:
+    """Case- and whitespace-folded, so markup differences (line breaks, capitals) do not count."""
+    return " ".join((text or "").casefold().split())
+
+
+def own_id(node: dict[str, Any]) -> str | None:
+    """The node's own id (JSON-LD ``@id``, microdata ``itemid``) when it is an absolute IRI.
+
+    Blank nodes (``_:b0``) are not ids, and neither are relative ones (``#review-1``, ``5``):
+    every site's reviews share the ``schema_org`` platform, so those would collide."""
+    for key in ("@id", "id"):
+        found = text_or_none(value(node.get(key)))
+        if found and urlsplit(found).scheme not in {"", "_"}:
+            return found
+    return None
+
+
+def value(raw: Any) -> Any:
+    """A plain value out of a language-tagged object or a one-element list."""
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if isinstance(raw, dict) and "@value" in raw:
+        return raw["@value"]
+    return raw
+
+
+def tagged(raw: Any, language: str | None) -> tuple[str | None, str | None]:
+    """(text, its language) from a string, a ``{"@value", "@language"}`` object or a list of
+    them: the value in ``language`` when there is one, else the first."""
+    options = raw if isinstance(raw, list) else [raw]
+    found: list[tuple[str, str | None]] = []
+    for option in options:
+        if isinstance(option, dict) and "@value" in option:
+            found.append((str(option["@value"]), _language(option.get("@language"))))
+        elif isinstance(option, str | int | float) and not isinstance(option, bool):
+            found.append((str(option), None))
+    if not found:
+        return None, None
+    return next((pair for pair in found if language and pair[1] == language), found[0])
+
+
+def notes(raw: Any) -> list[str]:
+    """positiveNotes/negativeNotes: an ItemList of ListItems, a list, or one text."""
+    if isinstance(raw, dict) and "itemListElement" in raw:
+        raw = raw["itemListElement"]
+    items = raw if isinstance(raw, list) else [raw]
+    if all(isinstance(item, dict) and "position" in item for item in items):
+        items = sorted(items, key=lambda item: to_int(value(item.get("position"))) or 0)
+    found = []
+    for item in items:
+        if isinstance(item, dict) and "@value" not in item:
+            item = item.get("name") or item.get("item") or item.get("description")
+        text = plain(tagged(item, None)[0])
+        if text:
+            found.append(text)
+    return found
+
+
+def types(node: dict[str, Any]) -> set[str]:
     raw = node.get("@type") or []
     names = raw if isinstance(raw, list) else [raw]
     return {str(name).rstrip("/").rsplit("/", 1)[-1] for name in names}
 
 
 def _is_review(node: dict[str, Any]) -> bool:
-    return any(name.endswith("Review") for name in _types(node))
+    return any(name.endswith("Review") for name in types(node))
 
 
-def _name(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("alternateName")
-    return plain(value)
+def _name(raw: Any) -> str | None:
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if isinstance(raw, dict) and "@value" not in raw:
+        raw = raw.get("name") or raw.get("alternateName")
+    return plain(tagged(raw, None)[0])
 
 
-def _language(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("alternateName") or value.get("name")
-    code = text_or_none(value)
-    return code.split("-")[0].lower() if code else None
+def _language(raw: Any) -> str | None:
+    if isinstance(raw, dict) and "@value" not in raw:
+        raw = raw.get("alternateName") or raw.get("name")
+    code = (text_or_none(value(raw)) or "").split("-")[0].lower()
+    return code if _LANGUAGE_CODE.fullmatch(code) else None
 
 
 def _brief(node: dict[str, Any]) -> str:

@@ -1,8 +1,12 @@
 """Trustpilot public review pages: ``/review/{domain}?page=N``, 20 reviews a page.
 
 The page embeds its data in ``<script id="__NEXT_DATA__">`` (reviews with company replies,
-the business unit, pagination). When that is missing or broken, the JSON-LD Review nodes are used
-instead (no replies there) and the breakage is reported. CSS classes are hashed: never used.
+the business unit, pagination). The platform total is ``filters.pagination.totalCount`` (what
+the pages list; ``numberOfReviews`` counts every language, also when only one is listed). An
+edited company reply keeps its ``publishedDate``; ``updatedDate`` says when it changed.
+
+When ``__NEXT_DATA__`` is missing or broken, the JSON-LD Review nodes are used instead (no
+replies there) and the breakage is reported. CSS classes are hashed: never used.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.http import TextResponse
-from w3lib.url import add_or_replace_parameter
+from w3lib.url import add_or_replace_parameter, url_query_parameter
 
 from crawlers.items import ReviewItem
 from crawlers.parsers import schema_org
@@ -53,7 +57,8 @@ def _from_next_data(response: TextResponse, data: Any) -> Page:
     unit = dig(props, "businessUnit") or {}
     pagination = dig(props, "filters", "pagination") or {}
     page = Page(
-        total=to_int(unit.get("numberOfReviews")) or to_int(pagination.get("totalCount")),
+        # what the pages list (all languages when asked for): the total coverage is judged by
+        total=to_int(pagination.get("totalCount")) or to_int(unit.get("numberOfReviews")),
         rating=to_number(unit.get("trustScore")),
     )
     for record in reviews:
@@ -84,13 +89,24 @@ def _review(response: TextResponse, record: dict[str, Any]) -> ReviewItem:
         language=text_or_none(record.get("language")),
         published_at=published,
         reply_text=plain(reply.get("message")),
-        reply_at=iso_datetime(reply.get("publishedDate")) if reply.get("message") else None,
+        reply_at=_reply_date(reply),
         raw=record,
     )
 
 
+def _reply_date(reply: dict[str, Any]) -> str | None:
+    """When the company's reply was last written: an edited reply keeps its first
+    ``publishedDate`` and says when it changed in ``updatedDate``."""
+    if not reply.get("message"):
+        return None
+    return iso_datetime(reply.get("updatedDate") or reply.get("publishedDate"))
+
+
 def _from_json_ld(response: TextResponse) -> Page:
     page = schema_org.parse(response, platform=PLATFORM)
+    number = url_query_parameter(page.next_url or "", "page")
+    if number:  # the rel=next link, keeping this page's own query (languages=all)
+        page.next_url = add_or_replace_parameter(response.url, "page", number)
     for item in page.items:
         # "@id": ".../#/schema/Review/{domain}/{reviewId}": the same id __NEXT_DATA__ gives.
         item.external_id = item.external_id.rstrip("/").rsplit("/", 1)[-1]
