@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from pipeline import logs
 from pipeline.config import (
     DEFAULT_USER_AGENT,
     AlertsConfig,
@@ -293,6 +294,7 @@ def _secret(env: Mapping[str, str], var: str | None, field_name: str) -> SecretS
     value = env.get(var or "", "")
     if not value:
         raise ChannelConfigError(f"{field_name}: environment variable {var} is not set")
+    logs.protect(value)  # from here on no log line can carry it
     return SecretStr(value)
 
 

@@ -9,7 +9,6 @@ they are never shown as a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from pipeline import logs
 from pipeline.config import SentimentPrecision, Settings, load_settings
 from revmon.runtime import Runtime, build_runtime
 
@@ -47,9 +47,7 @@ def settings_or_exit() -> Settings:
 
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
     settings = settings or settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
+    logs.configure(settings)
     return build_runtime(settings)
 
 
@@ -104,9 +102,7 @@ def collect(
     from revmon.collect import collect as run_collect
 
     settings = settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
+    logs.configure(settings)
     try:
         result = run_collect(
             settings,
