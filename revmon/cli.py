@@ -147,12 +147,18 @@ def score(
     )
 
 
-@app.command()
-def alerts() -> None:
+alerts_app = typer.Typer(invoke_without_command=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
+def alerts(ctx: typer.Context) -> None:
     """Queue new negative reviews for triage, evaluate alert rules, deliver due alerts once."""
     from pipeline.alerts import run_alerts_once
     from pipeline.notifiers import ChannelConfigError
 
+    if ctx.invoked_subcommand is not None:
+        return
     runtime = runtime_or_exit()
     try:
         report = run_alerts_once(runtime.settings, runtime.sessions)
@@ -162,6 +168,21 @@ def alerts() -> None:
     typer.echo(f"alerts: {report}")
     for line in report.errors:
         typer.secho(f"  {line}", err=True, fg="yellow")
+
+
+@alerts_app.command("requeue")
+def alerts_requeue(
+    channel: Annotated[str | None, typer.Option(help="only this channel's")] = None,
+    rule: Annotated[str | None, typer.Option(help="only this rule's")] = None,
+    alert_id: Annotated[list[int] | None, typer.Option("--id", help="only these alerts")] = None,
+) -> None:
+    """Send dead alerts again once their channel is fixed; each is still delivered once."""
+    from pipeline.outbox import requeue_dead
+
+    runtime = runtime_or_exit()
+    with runtime.sessions.begin() as session:
+        count = requeue_dead(session, channel=channel, rule=rule, ids=tuple(alert_id or ()))
+    typer.echo(f"re-queued {count} dead alerts; the next `revmon alerts` delivers them")
 
 
 @app.command()
