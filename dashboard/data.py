@@ -17,6 +17,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from pipeline import queries
+from pipeline.db import read_only
 from pipeline.queries import Filters
 from revmon.runtime import Runtime, build_runtime
 
@@ -36,7 +37,7 @@ def _runtime(database_url: str | None, config: str | None) -> Runtime:
 
 
 def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with runtime().sessions() as session:
+    with read_only(runtime().sessions)() as session:  # never queues behind a crawl's writes
         return function(session, *args, **kwargs)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from pipeline.db import read_only
 from pipeline.models import Review, Sentiment, utcnow
 
 if TYPE_CHECKING:
@@ -66,19 +67,27 @@ def score_pending(
     chunk: int = CHUNK,
     on_progress: Callable[[int], None] | None = None,
 ) -> ScoreResult:
-    """Score every pending review, committing each chunk; returns the counts."""
+    """Score every pending review, committing each chunk; returns the counts.
+
+    The model runs outside any transaction (it takes seconds): the chunk is read, classified,
+    then written in one short transaction, so a crawl or the dashboard never waits for the
+    model. A review edited meanwhile keeps its old score and is pending again."""
     result = ScoreResult()
     for ids in _pending_chunks(sessions, classifier, chunk):
+        with read_only(sessions)() as session:
+            query = select(Review.id, Review.title, Review.text, Review.rating, Review.content_hash)
+            rows = session.execute(query.where(Review.id.in_(ids)).order_by(Review.id)).all()
+        analyses = classifier.analyze(
+            [scoring_text(r.title, r.text) for r in rows], [r.rating for r in rows], batch_size
+        )
+        scored = {row.id: (row.content_hash, a) for row, a in zip(rows, analyses, strict=True)}
         with sessions.begin() as session:
             # One query for the chunk's existing scores, not one lazy load per review.
             query = select(Review).where(Review.id.in_(ids)).options(selectinload(Review.sentiment))
-            reviews = session.scalars(query).all()
-            analyses = classifier.analyze(
-                [scoring_text(r.title, r.text) for r in reviews],
-                [r.rating for r in reviews],
-                batch_size,
-            )
-            for review, analysis in zip(reviews, analyses, strict=True):
+            for review in session.scalars(query):
+                content_hash, analysis = scored.get(review.id, (None, None))
+                if analysis is None or content_hash != review.content_hash:
+                    continue
                 _store(session, review, analysis, classifier)
                 result.scored += 1
                 result.negative += analysis.label == "negative"
@@ -94,7 +103,7 @@ def _pending_chunks(
     """Pending ids in id order, a chunk at a time; a fresh query each time keeps it resumable."""
     last_id = 0
     while True:
-        with sessions() as session:
+        with read_only(sessions)() as session:
             query = pending_query(classifier.model_id, classifier.version)
             query = query.where(Review.id > last_id).order_by(Review.id).limit(chunk)
             ids = list(session.scalars(query))
