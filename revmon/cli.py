@@ -12,7 +12,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -46,9 +46,28 @@ def settings_or_exit() -> Settings:
 
 
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
+    """The runtime, or one line and exit 2 when the database URL is wrong or unreachable."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
     settings = settings or settings_or_exit()
     logs.configure(settings)
-    return build_runtime(settings)
+    try:
+        return build_runtime(settings)
+    except ArgumentError as exc:  # unparsable URL, unknown dialect or driver
+        fail(f"bad database URL (REVMON_DATABASE_URL): {exc}")
+    except DBAPIError as exc:
+        where = make_url(settings.db_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        fail(f"cannot use the database {where}: {logs.redact(reason)}")
+    except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+        fail(f"cannot use the database: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    """A problem the user can fix: one line on stderr, exit code 2."""
+    typer.secho(f"revmon: {message}", err=True, fg="red")
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -261,14 +280,19 @@ def export(
     """Export every review with its sentiment and triage state as JSON lines or CSV."""
     from pipeline.export import iter_records, write_csv, write_jsonl
 
+    if output is not None and not output.parent.is_dir():
+        fail(f"cannot write {output}: the folder {output.parent} does not exist")
     runtime = runtime_or_exit()
     write = write_jsonl if format is ExportFormat.jsonl else write_csv
     with runtime.sessions() as session:
         if output is None:
             count = write(iter_records(session), sys.stdout)
         else:
-            with output.open("w", encoding="utf-8", newline="") as out:
-                count = write(iter_records(session), out)
+            try:
+                with output.open("w", encoding="utf-8", newline="") as out:
+                    count = write(iter_records(session), out)
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"exported {count} reviews", err=True)
 
 
@@ -283,11 +307,13 @@ def erase(
     """Erase an author's name (or their reviews) on request: personal data is theirs."""
     from pipeline.privacy import erase_author
 
+    if not author.strip():
+        fail("give the exact author name to erase, as shown on the platform")
     runtime = runtime_or_exit()
     with runtime.sessions.begin() as session:
         done = erase_author(session, author, platform=platform, delete_reviews=delete)
     action = "deleted" if delete else "removed the name from"
-    typer.echo(f"{action} {done.reviews} reviews")
+    typer.echo(f"{action} {done.reviews} reviews and {done.elsewhere} other stored values")
 
 
 sentiment_app = typer.Typer(
