@@ -29,15 +29,16 @@ def problem(exc: Exception) -> str:
 
 st.set_page_config(page_title="revmon", page_icon="⭐", layout="wide")
 try:
-    settings = data.runtime().settings
+    data.runtime()
+    users = login.configured_users()  # read now, not at start: changes apply without a restart
 except (ValidationError, SQLAlchemyError, OSError, ValueError) as exc:
     st.error(f"revmon cannot start: {problem(exc)}")
     st.stop()
 
-user = login.gate(settings.users)
+user = login.gate(users)
 if user is None:
     st.stop()
-login.sidebar_badge(user, bool(settings.users))
+login.sidebar_badge(user, bool(users))
 
 navigation = st.navigation(
     [

@@ -8,7 +8,7 @@ reads, so the person who acted sees the result at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from pipeline import queries
+from pipeline.config import UserConfig
 from pipeline.db import read_only
 from pipeline.queries import Filters
 from revmon.runtime import Runtime, build_runtime
@@ -79,6 +80,14 @@ def breakdown(filters: Filters, by: str) -> list[queries.Stats]:
 @st.cache_data(ttl=INBOX_TTL, show_spinner=False)
 def source_status() -> list[queries.SourceStatus]:
     return _read(queries.source_status)
+
+
+def sign_in(users: Sequence[UserConfig], username: str, password: str) -> UserConfig | None:
+    """Check a sign-in; a weak stored hash is upgraded in the same transaction."""
+    from pipeline import auth
+
+    with runtime().sessions.begin() as session:
+        return auth.sign_in(session, users, username, password)
 
 
 # --- actions -------------------------------------------------------------------------------------
