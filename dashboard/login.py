@@ -133,4 +133,3 @@ def sidebar_badge(user: CurrentUser, users_configured: bool) -> None:
 def current_user() -> CurrentUser:
     """For pages: the user the entry script let through."""
     return st.session_state.get(USER_KEY) or CurrentUser(OPEN_ACTOR, "admin")
-
