@@ -1,7 +1,7 @@
 """revmon dashboard: ``streamlit run dashboard/app.py`` (or ``revmon dashboard``).
 
 The entry script signs the user in (when users are configured) and hands over to the pages in
-``app_pages/``: Inbox, Trends, Sources. Pages hold UI only; reads and actions live in
+``app_pages/``: Inbox, Trends, Sources, Alerts. Pages hold UI only; reads and actions live in
 :mod:`dashboard.data` over :mod:`pipeline.queries`.
 """
 
@@ -45,6 +45,7 @@ navigation = st.navigation(
         st.Page(PAGES / "inbox.py", title="Inbox", icon=":material/inbox:", default=True),
         st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
         st.Page(PAGES / "sources.py", title="Sources", icon=":material/sync:"),
+        st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
     ]
 )
 navigation.run()

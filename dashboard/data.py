@@ -90,6 +90,11 @@ def sign_in(users: Sequence[UserConfig], username: str, password: str) -> UserCo
         return auth.sign_in(session, users, username, password)
 
 
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def outbox_status() -> queries.OutboxStatus:
+    return _read(queries.outbox_status)
+
+
 # --- actions -------------------------------------------------------------------------------------
 
 
@@ -97,30 +102,41 @@ def sign_in(users: Sequence[UserConfig], username: str, password: str) -> UserCo
 class Outcome:
     ok: bool
     message: str
+    changed: bool = True  # False: the action was accepted but there was nothing to change
 
 
-def act(action: Callable[[Session], str | None]) -> Outcome:
+def act(action: Callable[[Session], str | bool | None], unchanged: str = "") -> Outcome:
     """Run ``action`` in one transaction; a refusal (bad input, unknown review, unsupported
-    platform) comes back as a message for the person, never as a traceback."""
+    platform) comes back as a message for the person, never as a traceback. The action
+    returns its message, or False when it changed nothing (then ``unchanged`` is said)."""
     try:
         with runtime().sessions.begin() as session:
-            message = action(session) or "Saved."
+            result = action(session)
     except (ValueError, LookupError, RuntimeError) as exc:
         return Outcome(False, str(exc))
+    if result is False:
+        return Outcome(True, unchanged or "Nothing changed.", changed=False)
     st.cache_data.clear()
-    return Outcome(True, message)
+    return Outcome(True, result if isinstance(result, str) else "Saved.")
 
 
 def set_status(review_id: int, status: str, actor: str) -> Outcome:
     from pipeline import triage
 
-    return act(lambda s: triage.set_status(s, review_id, status, actor))
+    return act(
+        lambda s: triage.set_status(s, review_id, status, actor),
+        f"Nothing changed: the status is already {status}.",
+    )
 
 
 def assign(review_id: int, assignee: str | None, actor: str) -> Outcome:
     from pipeline import triage
 
-    return act(lambda s: triage.assign(s, review_id, assignee, actor))
+    who = (assignee or "").strip()
+    return act(
+        lambda s: triage.assign(s, review_id, assignee, actor),
+        f"Nothing changed: already assigned to {who}." if who else "Nothing changed: unassigned.",
+    )
 
 
 def add_note(review_id: int, note: str, actor: str) -> Outcome:
@@ -132,13 +148,20 @@ def add_note(review_id: int, note: str, actor: str) -> Outcome:
 def correct_label(review_id: int, label: str, actor: str) -> Outcome:
     from pipeline import scoring
 
-    return act(lambda s: scoring.correct_label(s, review_id, label, actor))
+    return act(
+        lambda s: scoring.correct_label(s, review_id, label, actor),
+        f"Nothing changed: the label is already corrected to {label}.",
+    )
 
 
-def mark_responded(review_id: int, actor: str) -> Outcome:
+def mark_responded(review_id: int, actor: str, text: str | None = None) -> Outcome:
+    """Mark answered on the platform's site, keeping the reply that was pasted (or drafted)."""
     from pipeline import triage
 
-    return act(lambda s: triage.mark_responded(s, review_id, datetime.now(UTC), actor))
+    return act(
+        lambda s: triage.mark_responded(s, review_id, datetime.now(UTC), actor, text),
+        "Nothing changed: already marked responded with this reply.",
+    )
 
 
 def supports_reply(platform: str) -> bool:
@@ -165,3 +188,18 @@ def post_reply(review_id: int, text: str, actor: str) -> Outcome:
         return act(_post)
     except ApiError as exc:
         return Outcome(False, f"The reply was not posted: {exc}")
+
+
+def requeue_dead(channel: str | None) -> Outcome:
+    """An admin's re-queue of dead alerts once their channel is fixed; each is still sent once."""
+    from pipeline.outbox import requeue_dead as requeue
+
+    def _requeue(session: Session) -> str | bool:
+        count = requeue(session, channel=channel)
+        return (
+            f"Re-queued {count} dead alerts; the next alerts pass delivers them."
+            if count
+            else False
+        )
+
+    return act(_requeue, "Nothing changed: there are no dead alerts to re-queue.")

@@ -133,16 +133,21 @@ def _store(
 
 def correct_label(
     session: Session, review_id: int, label: str, actor: str, now: datetime | None = None
-) -> None:
-    """A person's correction of the model's label; it wins in the dashboard and feeds retraining."""
+) -> bool:
+    """A person's correction of the model's label; it wins in the dashboard and feeds retraining.
+    Returns whether it changed anything: confirming the model's label records that a person
+    checked it (it then feeds retraining); the same correction twice changes nothing."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
     row = session.get(Sentiment, review_id)
     if row is None:
         raise LookupError(f"review {review_id} has not been scored yet")
+    if row.corrected_label == label:
+        return False
     row.corrected_label = label
     row.corrected_by = actor
     row.corrected_at = now or utcnow()
+    return True
 
 
 def training_examples(session: Session) -> list[tuple[str, str]]:
