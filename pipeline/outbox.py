@@ -144,41 +144,39 @@ class _Pass:
     sender: ThreadPoolExecutor
     report: DeliveryReport = field(default_factory=DeliveryReport)
     unavailable: dict[str, datetime] = field(default_factory=dict)  # channel -> retry at
+    lease: datetime = datetime.min.replace(tzinfo=UTC)  # the current claim's token (renewed)
 
     def deliver(self, alert_id: int) -> None:
         claimed = claim(self.sessions, alert_id, self.clock(), self.retry.lease_seconds)
         if claimed is None:
             return  # another worker has it, or it was settled meanwhile
-        alert, lease = claimed
+        alert, self.lease = claimed
         notifier = self.channels.get(alert.channel)
         try:
             if notifier is None:
                 raise DeliveryError(f"channel {alert.channel!r} is not configured", permanent=True)
             message = replace(self.render(alert), skip=frozenset(alert.delivered_to or ()))
-            lease = self._send_keeping_the_lease(notifier, message, alert.id, lease)
+            self._send_keeping_the_lease(notifier, message, alert.id)
         except DeliveryError as exc:
-            self._failed(alert, lease, exc)
+            self._failed(alert, self.lease, exc)
             return
         except Exception as exc:  # a bug in one message must not stall the outbox
             log.exception("alert %s: unexpected error while sending", alert.id)
-            self._failed(alert, lease, DeliveryError(f"{alert.channel}: {type(exc).__name__}"))
+            self._failed(alert, self.lease, DeliveryError(f"{alert.channel}: {type(exc).__name__}"))
             return
-        if settle_sent(self.sessions, alert.id, lease, self.clock()):
+        if settle_sent(self.sessions, alert.id, self.lease, self.clock()):
             self.report.sent += 1
 
-    def _send_keeping_the_lease(
-        self, notifier: Notifier, message: Message, alert_id: int, lease: datetime
-    ) -> datetime:
-        """Send in the worker thread; renew the lease here until it is done. Returns the lease
-        as it stands at the end (the token the settle needs)."""
+    def _send_keeping_the_lease(self, notifier: Notifier, message: Message, alert_id: int) -> None:
+        """Send in the worker thread; renew the lease from here until the send is done
+        (``self.lease`` is always the current token, which the settle needs)."""
         sending: Future[None] = self.sender.submit(notifier.send, message)
         interval = self.retry.lease_seconds / 3
         while True:
             try:
-                sending.result(timeout=interval)
-                return lease
+                return sending.result(timeout=interval)
             except StillSending:
-                lease = renew(self.sessions, alert_id, lease, self.clock(), self.retry)
+                self.lease = renew(self.sessions, alert_id, self.lease, self.clock(), self.retry)
 
     def _failed(self, alert: Alert, lease: datetime, exc: DeliveryError) -> None:
         now = self.clock()

@@ -227,6 +227,21 @@ def test_a_send_that_outlasts_the_lease_is_not_taken_by_a_second_worker(tmp_path
     engine.dispose()
 
 
+def test_a_slow_send_that_fails_after_renewing_its_lease_is_still_settled(
+    session: Session, sessions: sessionmaker[Session]
+) -> None:
+    to = ["a@example.test", "later@example.test", "c@example.test"]
+    with smtp_server() as (inbox, port):
+        inbox.delay_s = 0.7  # ~3 s in all: the lease is renewed during the send
+        settings = settings_for(mail(port, to, timeout_seconds=1), lease_seconds=1.5)
+        seed(session, settings)
+        report = deliver_pending(sessions, settings)
+    assert (report.sent, report.failed) == (0, 1)
+    [row] = alerts_in(session)
+    assert row.state == "failed" and row.lease_until is None  # settled with the renewed token
+    assert row.delivered_to == ["a@example.test", "c@example.test"]
+
+
 def test_a_lease_no_longer_than_a_channel_timeout_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"lease_seconds \(1\) must be longer than .*'ch'"):
         settings_for(mail(25, ["a@example.test"], timeout_seconds=10), lease_seconds=1)
