@@ -1,7 +1,7 @@
 """revmon dashboard: ``streamlit run dashboard/app.py`` (or ``revmon dashboard``).
 
 The entry script signs the user in (when users are configured) and hands over to the pages in
-``app_pages/``: Inbox, Trends, Sources. Pages hold UI only; reads and actions live in
+``app_pages/``: Inbox, Trends, Sources, Alerts. Pages hold UI only; reads and actions live in
 :mod:`dashboard.data` over :mod:`pipeline.queries`.
 """
 
@@ -29,21 +29,23 @@ def problem(exc: Exception) -> str:
 
 st.set_page_config(page_title="revmon", page_icon="⭐", layout="wide")
 try:
-    settings = data.runtime().settings
+    data.runtime()
+    users = login.configured_users()  # read now, not at start: changes apply without a restart
 except (ValidationError, SQLAlchemyError, OSError, ValueError) as exc:
     st.error(f"revmon cannot start: {problem(exc)}")
     st.stop()
 
-user = login.gate(settings.users)
+user = login.gate(users)
 if user is None:
     st.stop()
-login.sidebar_badge(user, bool(settings.users))
+login.sidebar_badge(user, bool(users))
 
 navigation = st.navigation(
     [
         st.Page(PAGES / "inbox.py", title="Inbox", icon=":material/inbox:", default=True),
         st.Page(PAGES / "trends.py", title="Trends", icon=":material/trending_up:"),
         st.Page(PAGES / "sources.py", title="Sources", icon=":material/sync:"),
+        st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
     ]
 )
 navigation.run()

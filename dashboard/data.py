@@ -8,7 +8,7 @@ reads, so the person who acted sees the result at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,8 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from pipeline import queries
+from pipeline.config import UserConfig
+from pipeline.db import read_only
 from pipeline.queries import Filters
 from revmon.runtime import Runtime, build_runtime
 
@@ -36,7 +38,7 @@ def _runtime(database_url: str | None, config: str | None) -> Runtime:
 
 
 def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with runtime().sessions() as session:
+    with read_only(runtime().sessions)() as session:  # never queues behind a crawl's writes
         return function(session, *args, **kwargs)
 
 
@@ -80,6 +82,19 @@ def source_status() -> list[queries.SourceStatus]:
     return _read(queries.source_status)
 
 
+def sign_in(users: Sequence[UserConfig], username: str, password: str) -> UserConfig | None:
+    """Check a sign-in; a weak stored hash is upgraded in the same transaction."""
+    from pipeline import auth
+
+    with runtime().sessions.begin() as session:
+        return auth.sign_in(session, users, username, password)
+
+
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def outbox_status() -> queries.OutboxStatus:
+    return _read(queries.outbox_status)
+
+
 # --- actions -------------------------------------------------------------------------------------
 
 
@@ -87,30 +102,41 @@ def source_status() -> list[queries.SourceStatus]:
 class Outcome:
     ok: bool
     message: str
+    changed: bool = True  # False: the action was accepted but there was nothing to change
 
 
-def act(action: Callable[[Session], str | None]) -> Outcome:
+def act(action: Callable[[Session], str | bool | None], unchanged: str = "") -> Outcome:
     """Run ``action`` in one transaction; a refusal (bad input, unknown review, unsupported
-    platform) comes back as a message for the person, never as a traceback."""
+    platform) comes back as a message for the person, never as a traceback. The action
+    returns its message, or False when it changed nothing (then ``unchanged`` is said)."""
     try:
         with runtime().sessions.begin() as session:
-            message = action(session) or "Saved."
+            result = action(session)
     except (ValueError, LookupError, RuntimeError) as exc:
         return Outcome(False, str(exc))
+    if result is False:
+        return Outcome(True, unchanged or "Nothing changed.", changed=False)
     st.cache_data.clear()
-    return Outcome(True, message)
+    return Outcome(True, result if isinstance(result, str) else "Saved.")
 
 
 def set_status(review_id: int, status: str, actor: str) -> Outcome:
     from pipeline import triage
 
-    return act(lambda s: triage.set_status(s, review_id, status, actor))
+    return act(
+        lambda s: triage.set_status(s, review_id, status, actor),
+        f"Nothing changed: the status is already {status}.",
+    )
 
 
 def assign(review_id: int, assignee: str | None, actor: str) -> Outcome:
     from pipeline import triage
 
-    return act(lambda s: triage.assign(s, review_id, assignee, actor))
+    who = (assignee or "").strip()
+    return act(
+        lambda s: triage.assign(s, review_id, assignee, actor),
+        f"Nothing changed: already assigned to {who}." if who else "Nothing changed: unassigned.",
+    )
 
 
 def add_note(review_id: int, note: str, actor: str) -> Outcome:
@@ -122,13 +148,20 @@ def add_note(review_id: int, note: str, actor: str) -> Outcome:
 def correct_label(review_id: int, label: str, actor: str) -> Outcome:
     from pipeline import scoring
 
-    return act(lambda s: scoring.correct_label(s, review_id, label, actor))
+    return act(
+        lambda s: scoring.correct_label(s, review_id, label, actor),
+        f"Nothing changed: the label is already corrected to {label}.",
+    )
 
 
-def mark_responded(review_id: int, actor: str) -> Outcome:
+def mark_responded(review_id: int, actor: str, text: str | None = None) -> Outcome:
+    """Mark answered on the platform's site, keeping the reply that was pasted (or drafted)."""
     from pipeline import triage
 
-    return act(lambda s: triage.mark_responded(s, review_id, datetime.now(UTC), actor))
+    return act(
+        lambda s: triage.mark_responded(s, review_id, datetime.now(UTC), actor, text),
+        "Nothing changed: already marked responded with this reply.",
+    )
 
 
 def supports_reply(platform: str) -> bool:
@@ -155,3 +188,18 @@ def post_reply(review_id: int, text: str, actor: str) -> Outcome:
         return act(_post)
     except ApiError as exc:
         return Outcome(False, f"The reply was not posted: {exc}")
+
+
+def requeue_dead(channel: str | None) -> Outcome:
+    """An admin's re-queue of dead alerts once their channel is fixed; each is still sent once."""
+    from pipeline.outbox import requeue_dead as requeue
+
+    def _requeue(session: Session) -> str | bool:
+        count = requeue(session, channel=channel)
+        return (
+            f"Re-queued {count} dead alerts; the next alerts pass delivers them."
+            if count
+            else False
+        )
+
+    return act(_requeue, "Nothing changed: there are no dead alerts to re-queue.")

@@ -52,7 +52,7 @@ def detail(item: InboxItem, user: CurrentUser) -> None:
     """Everything about one review, and the actions the user's role allows."""
     st.subheader(f"Review #{item.review_id}")
     st.markdown(headline(item))
-    st.caption(md_escape(f"by {item.author or 'anonymous'} · {when(item.published_at)}"))
+    st.text(f"by {item.author or 'anonymous'} · {when(item.published_at)}")  # never Markdown
     if item.title:
         st.text(item.title)
     st.text(item.text)
@@ -86,21 +86,39 @@ def _facts(item: InboxItem) -> None:
     if item.reply_text:
         st.caption("Public reply on the platform:")
         st.text(item.reply_text)
+    if item.response_text and item.response_text != item.reply_text:
+        st.caption("Our reply, as posted or pasted:")
+        st.text(item.response_text)
     if item.notes:
         st.caption("Notes:")
         st.text(item.notes)
 
 
-def _flash(outcome: data.Outcome) -> None:
-    """Keep the outcome across the rerun that shows the refreshed data."""
+def _flash(outcome: data.Outcome, review_id: int) -> None:
+    """Keep the outcome across the rerun that shows the refreshed data. After an accepted
+    action every widget of the review forgets what was typed or picked, so that each shows
+    the stored state (the status a reply just set, an empty note box) and pressing a button
+    again cannot re-apply a stale value."""
     st.session_state[FLASH] = outcome
+    if outcome.ok:
+        for key in list(st.session_state):
+            if key in _widget_keys(review_id) or str(key).startswith(f"reply-{review_id}-"):
+                del st.session_state[key]
     st.rerun()
+
+
+def _widget_keys(review_id: int) -> set[str]:
+    return {f"{name}-{review_id}" for name in ("status", "assignee", "note", "label")}
 
 
 def _show_flash() -> None:
     outcome = st.session_state.pop(FLASH, None)
-    if outcome is not None:
-        (st.success if outcome.ok else st.error)(outcome.message)
+    if outcome is None:
+        return
+    if not outcome.ok:
+        st.error(outcome.message)
+    else:
+        (st.success if outcome.changed else st.info)(outcome.message)
 
 
 def _triage_actions(item: InboxItem, user: CurrentUser) -> None:
@@ -110,13 +128,13 @@ def _triage_actions(item: InboxItem, user: CurrentUser) -> None:
         "Status", TRIAGE_STATUSES, index=TRIAGE_STATUSES.index(item.status), key=f"status-{rid}"
     )
     if left.button("Set status", key=f"set-status-{rid}"):
-        _flash(data.set_status(rid, status, user.username))
+        _flash(data.set_status(rid, status, user.username), rid)
     assignee = right.text_input("Assignee", value=item.assignee or "", key=f"assignee-{rid}")
     if right.button("Assign", key=f"assign-{rid}"):
-        _flash(data.assign(rid, assignee, user.username))
+        _flash(data.assign(rid, assignee, user.username), rid)
     note = st.text_area("Internal note", key=f"note-{rid}", height=80)
     if st.button("Add note", key=f"add-note-{rid}"):
-        _flash(data.add_note(rid, note, user.username))
+        _flash(data.add_note(rid, note, user.username), rid)
 
 
 def _label_action(item: InboxItem, user: CurrentUser) -> None:
@@ -131,7 +149,7 @@ def _label_action(item: InboxItem, user: CurrentUser) -> None:
     )
     right.write("")
     if right.button("Save label", key=f"save-label-{rid}"):
-        _flash(data.correct_label(rid, label, user.username))
+        _flash(data.correct_label(rid, label, user.username), rid)
 
 
 def _reply_action(item: InboxItem, user: CurrentUser) -> None:
@@ -152,11 +170,14 @@ def _reply_action(item: InboxItem, user: CurrentUser) -> None:
         lang, aspects, negative=negative, author=item.author, place=item.location_name
     )
     text = st.text_area(
-        "Draft", value=draft, height=150, key=f"reply-{rid}-{lang}-{'-'.join(aspects)}"
+        "Reply (edit the draft, or paste what you posted)",
+        value=draft,
+        height=150,
+        key=f"reply-{rid}-{lang}-{'-'.join(aspects)}",
     )
     if data.supports_reply(item.platform):
         if st.button(f"Post reply on {item.platform}", key=f"post-{rid}", type="primary"):
-            _flash(data.post_reply(rid, text, user.username))
+            _flash(data.post_reply(rid, text, user.username), rid)
         return
     st.caption(
         md_escape(f"{item.platform} has no reply API: copy the draft, reply on the site, then "
@@ -166,5 +187,5 @@ def _reply_action(item: InboxItem, user: CurrentUser) -> None:
     url = safe_url(item.url)
     if url:
         st.link_button("Open the review to reply", url)
-    if st.button("Mark responded", key=f"responded-{rid}"):
-        _flash(data.mark_responded(rid, user.username))
+    if st.button("Mark responded", key=f"responded-{rid}", help="keeps the reply above"):
+        _flash(data.mark_responded(rid, user.username, text), rid)

@@ -280,7 +280,9 @@ class RetryConfig(BaseModel):
     base_seconds: float = Field(default=60, gt=0)
     max_seconds: float = Field(default=3600, gt=0)
     max_attempts: int = Field(default=10, ge=1)
-    lease_seconds: float = Field(default=300, gt=0, description="> any channel timeout")
+    lease_seconds: float = Field(
+        default=300, gt=0, description="> every channel's timeout; renewed while a send runs"
+    )
 
 
 class AlertsConfig(BaseModel):
@@ -302,6 +304,19 @@ class AlertsConfig(BaseModel):
             unknown = [c for c in rule.channels if c not in self.channels]
             if unknown:
                 raise ValueError(f"rule {rule.name!r}: unknown channel(s) {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> AlertsConfig:
+        """A lease that can end while a send is still waiting on its channel lets a second
+        worker send the same alert; it is renewed during a send, but must first outlast one
+        wait for the channel."""
+        for name, channel in self.channels.items():
+            if self.retry.lease_seconds <= channel.timeout_seconds:
+                raise ValueError(
+                    f"retry.lease_seconds ({self.retry.lease_seconds:g}) must be longer than "
+                    f"channel {name!r}'s timeout_seconds ({channel.timeout_seconds:g})"
+                )
         return self
 
 

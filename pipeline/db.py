@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+BEGIN_OPTION = "sqlite_begin"  # execution option: how a SQLite transaction begins
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,7 +52,27 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    """``BEGIN IMMEDIATE`` unless the session reads only (:func:`read_only`).
+
+    A deferred transaction that reads and then writes cannot wait for the write lock: when
+    another process committed since its read, SQLite answers "database is locked" at once,
+    whatever the busy timeout. Taking the write lock at BEGIN makes a second writer wait its
+    turn (up to the 30 s timeout) instead; readers stay deferred and never wait (WAL)."""
+    mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+    if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+        raise ValueError(f"{BEGIN_OPTION} must be DEFERRED, IMMEDIATE or EXCLUSIVE, not {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def read_only(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The same sessions for code that only reads: on SQLite their transactions begin deferred,
+    so a read never queues behind a writer. Writing through them is a bug (it can fail with
+    "database is locked" under load); on PostgreSQL they are the same sessions."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return sessions
+    options = {key: value for key, value in sessions.kw.items() if key != "bind"}
+    return sessionmaker(bind.execution_options(**{BEGIN_OPTION: "DEFERRED"}), **options)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

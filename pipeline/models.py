@@ -196,6 +196,9 @@ class Triage(Base):
     responded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    response_text: Mapped[str | None] = mapped_column(
+        Text, doc="the reply that was posted, or pasted when marked responded"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -249,6 +252,9 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    delivered_to: Mapped[list[Any]] = mapped_column(
+        default=list, doc="email recipients that accepted it: a retry skips them"
+    )
 
 
 class Erasure(Base):
@@ -320,3 +326,16 @@ class SourceSchedule(Base):
     lease_until: Mapped[datetime | None]
     last_started_at: Mapped[datetime | None]
     last_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class UserCredential(Base):
+    """A dashboard password hash revmon upgraded itself (stronger scrypt parameters), kept here
+    because ``revmon.toml`` is the admin's file. It counts only while the configured hash it
+    replaced is still the configured one: when the admin sets a new password, the file wins."""
+
+    __tablename__ = "user_credentials"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    replaces: Mapped[str] = mapped_column(String(64), doc="sha256 of the configured hash")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

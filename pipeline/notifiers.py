@@ -2,13 +2,21 @@
 
 One class per channel, each with ``send(message)``; secrets come from the ``REVMON_*``
 environment variables the config names, are held as ``SecretStr`` and never appear in an
-error message (URLs holding tokens are redacted). Review text is untrusted: Slack gets its
-control characters escaped, Telegram gets plain text (no parse mode), email is text/plain, the
-webhook gets JSON.
+error message or a log line (URLs holding tokens are redacted). Review text is untrusted: Slack
+gets its control characters escaped, Telegram gets plain text (no parse mode) cut to its limit
+at a safe place, email is text/plain, the webhook gets JSON.
+
+A send either raises or counts as delivered: once a server has taken the message (SMTP after
+DATA, HTTP 2xx), nothing that follows -- a QUIT answered oddly, a body that is not JSON -- makes
+it a failure, because a failure is retried and the reader would get it twice. Email keeps an
+outcome per recipient: ``Message.skip`` names those that already have it, and a partial refusal
+raises ``DeliveryError`` with ``delivered`` naming those that now have it, so a retry reaches
+only the others.
 
 Exceptions::
 
-    DeliveryError            a send failed; ``permanent`` says whether retrying can help
+    DeliveryError            a send failed; ``permanent`` says whether retrying can help,
+                             ``delivered`` which recipients did receive it
     ChannelConfigError       (ValueError) a channel cannot be built: missing secret, bad URL
 
 A webhook request carries ``X-Revmon-Timestamp``, ``X-Revmon-Delivery`` (the same for every
@@ -22,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -35,6 +45,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from pipeline import logs
 from pipeline.config import (
     DEFAULT_USER_AGENT,
     AlertsConfig,
@@ -44,8 +55,10 @@ from pipeline.config import (
     WebhookChannel,
 )
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = 4096  # UTF-16 code units, as Telegram counts them
 SIGNATURE_TOLERANCE_S = 300
+ELLIPSIS = "…"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,14 +70,19 @@ class Message:
     text: str
     url: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    skip: frozenset[str] = frozenset()  # recipients that already received it
 
 
 class DeliveryError(Exception):
-    """A send failed. ``permanent``: the channel refused it (retrying the same will not help)."""
+    """A send failed. ``permanent``: the channel refused it (retrying the same will not help);
+    ``delivered``: recipients that did receive it this time (a partial success)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, delivered: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.delivered = delivered
 
 
 class ChannelConfigError(ValueError):
@@ -86,6 +104,11 @@ class EmailNotifier:
         self.name, self.config, self._password = name, config, password
 
     def send(self, message: Message) -> None:
+        """Send to every recipient not in ``message.skip``; a partial refusal raises with the
+        recipients that accepted it in ``delivered``."""
+        recipients = [to for to in self.config.to if to not in message.skip]
+        if not recipients:
+            return
         mail = EmailMessage()
         mail["Subject"] = _one_line(message.subject)
         mail["From"] = self.config.from_addr
@@ -94,22 +117,28 @@ class EmailNotifier:
         body = message.text + (f"\n\n{message.url}" if message.url else "")
         mail.set_content(body)
         try:
-            with self._connect() as smtp:
+            smtp = self._connect()
+            try:
                 if self.config.username and self._password:
                     smtp.login(self.config.username, self._password.get_secret_value())
-                smtp.send_message(mail)
+                refused = smtp.send_message(mail, to_addrs=recipients)
+            finally:
+                _quit(smtp)  # after DATA was accepted, how QUIT is answered changes nothing
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 f"{self.name}: SMTP {exc.smtp_code}", permanent=exc.smtp_code >= 500
             ) from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({code for code, _ in exc.recipients.values()})
-            raise DeliveryError(
-                f"{self.name}: SMTP recipients refused {codes}",
-                permanent=all(code >= 500 for code in codes),
-            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{self.name}: SMTP {type(exc).__name__}") from None
+        if refused:
+            codes = sorted({code for code, _ in refused.values()})
+            raise DeliveryError(
+                f"{self.name}: SMTP refused {len(refused)} of {len(recipients)} recipients {codes}",
+                permanent=all(code >= 500 for code in codes),
+                delivered=tuple(to for to in recipients if to not in refused),
+            )
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
@@ -124,6 +153,14 @@ class EmailNotifier:
 
     def close(self) -> None:
         """Each send opens its own SMTP connection; nothing to close."""
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say goodbye politely, but never let the goodbye decide the outcome."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 class _HttpNotifier:
@@ -182,12 +219,9 @@ class TelegramNotifier(_HttpNotifier):
         self.config, self._token = config, token
 
     def send(self, message: Message) -> None:
-        text = f"{message.subject}\n\n{message.text}"
-        if message.url:
-            text += f"\n\n{message.url}"
         payload = {
             "chat_id": self.config.chat_id,
-            "text": text[:TELEGRAM_LIMIT],
+            "text": telegram_text(message),
             "disable_web_page_preview": True,
         }
         base = self.config.base_url.rstrip("/")
@@ -195,8 +229,49 @@ class TelegramNotifier(_HttpNotifier):
         response = self._post(
             url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
         )
-        if not response.json().get("ok", False):
+        try:
+            answer = response.json()
+        except ValueError:  # a 2xx is Telegram's "accepted"; a proxy may have mangled the body
+            log.warning("%s: HTTP %s with a body that is not JSON; counted as delivered",
+                        self.name, response.status_code)  # fmt: skip
+            return
+        if isinstance(answer, dict) and answer.get("ok") is False:
             raise DeliveryError(f"{self.name}: Telegram answered ok=false")
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def telegram_text(message: Message) -> str:
+    """Subject, text and link within Telegram's limit: when too long, the review text is cut at
+    a space (never inside a surrogate pair, a word, or a link Telegram would make clickable)
+    and the subject and the link are kept whole."""
+    head = f"{message.subject}\n\n"
+    tail = f"\n\n{message.url}" if message.url else ""
+    whole = head + message.text + tail
+    if utf16_len(whole) <= TELEGRAM_LIMIT:
+        return whole
+    room = TELEGRAM_LIMIT - utf16_len(head) - utf16_len(tail) - utf16_len(ELLIPSIS)
+    return head + shorten(message.text, max(room, 0)) + ELLIPSIS + tail
+
+
+def shorten(text: str, units: int) -> str:
+    """The longest prefix of ``text`` within ``units`` UTF-16 units that ends before a space
+    (a single word longer than that is cut at a character boundary)."""
+    cut, used = 0, 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            break
+        cut = index + 1
+    prefix = text[:cut]
+    if cut < len(text) and not text[cut].isspace():
+        spaces = [m.start() for m in re.finditer(r"\s", prefix)]
+        if spaces:
+            prefix = prefix[: spaces[-1]]
+    return prefix.rstrip()
 
 
 class WebhookNotifier(_HttpNotifier):
@@ -293,6 +368,7 @@ def _secret(env: Mapping[str, str], var: str | None, field_name: str) -> SecretS
     value = env.get(var or "", "")
     if not value:
         raise ChannelConfigError(f"{field_name}: environment variable {var} is not set")
+    logs.protect(value)  # from here on no log line can carry it
     return SecretStr(value)
 
 

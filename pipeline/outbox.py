@@ -19,20 +19,37 @@ is impossible in general; the outbox narrows the gap to one short, documented wi
    exponentially, or ``dead`` after ``max_attempts`` or a permanent refusal; committed at once
    and only if the lease is still ours (``lease_until`` is the owner's token).
 
+While a send runs, the sender renews its lease every third of ``lease_seconds`` (the send runs
+in a worker thread; the database is touched only from the caller's thread), so a slow SMTP server
+or a send of several requests can never outlive the lease and be claimed by a second worker; the
+config also refuses a lease no longer than a channel's timeout.
+
+A delivered alert is settled whatever happens to the database connection meanwhile: the settle is
+retried on a fresh connection, and if the database stays away it is kept in memory, settled first
+by the next pass, and never claimed (so never sent) again by this process. An email's recipients
+are settled one by one (``delivered_to``): a refused recipient is retried, the others are not
+written to again.
+
 A process killed before step 3 leaves a ``sending`` row whose lease expires; the next pass
 sends it: the alert is **never lost**. A process killed between a successful step 3 and step 4
 (milliseconds) sends that one alert again after the lease: **at-least-once** in that window,
 exactly once everywhere else. We choose that over at-most-once because a lost health-and-safety
 alert costs more than a rare duplicate; receivers can drop duplicates by the stable id we send
-(``X-Revmon-Delivery`` on webhooks, ``Message-ID`` in email). The lease must outlast a channel's
-timeout (default 300 s vs 10 s), or a slow send could be claimed twice.
+(``X-Revmon-Delivery`` on webhooks, ``Message-ID`` in email).
+
+Alerts that ended ``dead`` (a channel refused them, or ``max_attempts`` ran out) stay until an
+admin re-queues them (``revmon alerts requeue``, or the dashboard's Alerts page) once the channel
+is fixed: :func:`requeue_dead` makes them ``pending`` with fresh attempts, still one row each, so
+each is delivered once (and an email only to the recipients that have not got it).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as StillSending
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -41,6 +58,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.config import RetryConfig, Settings
 from pipeline.models import Alert
 from pipeline.notifiers import DeliveryError, Message, Notifier, build_notifiers
+from pipeline.settle import (
+    owned,
+    settle_leftovers,
+    settle_sent,
+    settled_elsewhere,
+    with_fresh_connection,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -82,27 +106,30 @@ def deliver_pending(
 
     own = notifiers is None
     channels = build_notifiers(settings.alerts) if notifiers is None else notifiers
-    delivery = _Pass(
-        sessions,
-        channels,
-        settings.alerts.retry,
-        (lambda: now) if now is not None else (lambda: datetime.now(UTC)),
-        render or render_alert,
-    )
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
+    report = DeliveryReport()
+    report.sent += settle_leftovers(sessions)  # delivered earlier while the database was away
     try:
-        after = 0  # walk the due rows in id order, so a row that fails is not retried in-pass
-        while batch := _due_rows(sessions, delivery.clock(), after):
-            for alert_id, channel in batch:
-                after = alert_id
-                if channel in delivery.unavailable:
-                    defer(sessions, alert_id, delivery.unavailable[channel], delivery.clock())
-                else:
-                    delivery.deliver(alert_id)
+        with ThreadPoolExecutor(1, thread_name_prefix="revmon-send") as sender:
+            delivery = _Pass(
+                sessions, channels, settings.alerts.retry, clock, render or render_alert, sender,
+                report,
+            )  # fmt: skip
+            after = 0  # walk the due rows in id order, so a row that fails is not retried in-pass
+            while batch := _due_rows(sessions, delivery.clock(), after):
+                for alert_id, channel in batch:
+                    after = alert_id
+                    if settled_elsewhere(sessions, alert_id):
+                        continue  # delivered; its settle waits for the database
+                    if channel in delivery.unavailable:
+                        defer(sessions, alert_id, delivery.unavailable[channel], delivery.clock())
+                    else:
+                        delivery.deliver(alert_id)
     finally:
         if own:
             for notifier in channels.values():
                 notifier.close()
-    return delivery.report
+    return report
 
 
 @dataclass
@@ -114,35 +141,48 @@ class _Pass:
     retry: RetryConfig
     clock: Callable[[], datetime]
     render: Callable[[Alert], Message]
+    sender: ThreadPoolExecutor
     report: DeliveryReport = field(default_factory=DeliveryReport)
     unavailable: dict[str, datetime] = field(default_factory=dict)  # channel -> retry at
+    lease: datetime = datetime.min.replace(tzinfo=UTC)  # the current claim's token (renewed)
 
     def deliver(self, alert_id: int) -> None:
         claimed = claim(self.sessions, alert_id, self.clock(), self.retry.lease_seconds)
         if claimed is None:
             return  # another worker has it, or it was settled meanwhile
-        alert, lease = claimed
+        alert, self.lease = claimed
         notifier = self.channels.get(alert.channel)
         try:
             if notifier is None:
                 raise DeliveryError(f"channel {alert.channel!r} is not configured", permanent=True)
-            notifier.send(self.render(alert))
+            message = replace(self.render(alert), skip=frozenset(alert.delivered_to or ()))
+            self._send_keeping_the_lease(notifier, message, alert.id)
         except DeliveryError as exc:
-            self._failed(alert, lease, exc)
+            self._failed(alert, self.lease, exc)
             return
         except Exception as exc:  # a bug in one message must not stall the outbox
             log.exception("alert %s: unexpected error while sending", alert.id)
-            self._failed(alert, lease, DeliveryError(f"{alert.channel}: {type(exc).__name__}"))
+            self._failed(alert, self.lease, DeliveryError(f"{alert.channel}: {type(exc).__name__}"))
             return
-        if settle_sent(self.sessions, alert.id, lease, self.clock()):
+        if settle_sent(self.sessions, alert.id, self.lease, self.clock()):
             self.report.sent += 1
-        else:  # our lease ran out mid-send and another worker took the row: it may send again
-            log.warning("alert %s was sent after its lease ended; raise lease_seconds", alert.id)
+
+    def _send_keeping_the_lease(self, notifier: Notifier, message: Message, alert_id: int) -> None:
+        """Send in the worker thread; renew the lease from here until the send is done
+        (``self.lease`` is always the current token, which the settle needs)."""
+        sending: Future[None] = self.sender.submit(notifier.send, message)
+        interval = self.retry.lease_seconds / 3
+        while True:
+            try:
+                return sending.result(timeout=interval)
+            except StillSending:
+                self.lease = renew(self.sessions, alert_id, self.lease, self.clock(), self.retry)
 
     def _failed(self, alert: Alert, lease: datetime, exc: DeliveryError) -> None:
         now = self.clock()
+        delivered = sorted({*(alert.delivered_to or ()), *exc.delivered})
         state = settle_failure(
-            self.sessions, alert, lease, str(exc), exc.permanent, self.retry, now
+            self.sessions, alert, lease, str(exc), exc.permanent, self.retry, now, delivered
         )
         if not exc.permanent:
             self.unavailable[alert.channel] = now + backoff(alert.attempts, self.retry)
@@ -172,16 +212,29 @@ def claim(
     return alert, lease
 
 
-def settle_sent(
-    sessions: sessionmaker[Session], alert_id: int, lease: datetime, now: datetime
-) -> bool:
-    with sessions.begin() as session:
-        result = session.execute(
-            _owned(alert_id, lease).values(
-                state="sent", sent_at=now, lease_until=None, last_error=None
-            )
-        )
-    return result.rowcount == 1
+def renew(
+    sessions: sessionmaker[Session],
+    alert_id: int,
+    lease: datetime,
+    now: datetime,
+    retry: RetryConfig,
+) -> datetime:
+    """Push a held lease forward while its send runs; the new lease is the new token. A renewal
+    that cannot reach the database keeps the old token (the settle sorts it out)."""
+    renewed = max(lease, now + timedelta(seconds=retry.lease_seconds))
+
+    def write(session: Session) -> bool:
+        done = session.execute(owned(alert_id, lease).values(lease_until=renewed))
+        return done.rowcount == 1
+
+    try:
+        if with_fresh_connection(sessions, write, attempts=2):
+            return renewed
+    except Exception:
+        log.exception("alert %s: could not renew the lease", alert_id)
+        return lease
+    log.warning("alert %s: the lease was lost during the send; raise lease_seconds", alert_id)
+    return lease
 
 
 def settle_failure(
@@ -192,19 +245,20 @@ def settle_failure(
     permanent: bool,
     retry: RetryConfig,
     now: datetime,
+    delivered: list[str] | None = None,
 ) -> str:
-    """``failed`` with the next try backed off, or ``dead`` when retrying cannot help."""
+    """``failed`` with the next try backed off, or ``dead`` when retrying cannot help; the
+    recipients that did get it are recorded, so the retry skips them."""
     dead = permanent or alert.attempts >= retry.max_attempts
     state = "dead" if dead else "failed"
-    with sessions.begin() as session:
-        session.execute(
-            _owned(alert.id, lease).values(
-                state=state,
-                last_error=error[:1000],
-                lease_until=None,
-                next_attempt_at=now + backoff(alert.attempts, retry),
-            )
-        )
+    values = {
+        "state": state,
+        "last_error": error[:1000],
+        "lease_until": None,
+        "next_attempt_at": now + backoff(alert.attempts, retry),
+        "delivered_to": delivered if delivered is not None else list(alert.delivered_to or ()),
+    }
+    with_fresh_connection(sessions, lambda s: s.execute(owned(alert.id, lease).values(**values)))
     return state
 
 
@@ -218,6 +272,31 @@ def defer(sessions: sessionmaker[Session], alert_id: int, until: datetime, now: 
             .values(next_attempt_at=until)
             .execution_options(synchronize_session=False)
         )
+
+
+def requeue_dead(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    channel: str | None = None,
+    rule: str | None = None,
+    ids: tuple[int, ...] = (),
+) -> int:
+    """Give ``dead`` alerts (all, or those of one channel, rule or id) a fresh start: pending,
+    no attempts spent, due now. Recipients that already have an email are still skipped."""
+    query = update(Alert).where(Alert.state == "dead")
+    if channel:
+        query = query.where(Alert.channel == channel)
+    if rule:
+        query = query.where(Alert.rule == rule)
+    if ids:
+        query = query.where(Alert.id.in_(ids))
+    result = session.execute(
+        query.values(
+            state="pending", attempts=0, lease_until=None, next_attempt_at=now or datetime.now(UTC)
+        ).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def backoff(attempts: int, retry: RetryConfig) -> timedelta:
@@ -236,11 +315,3 @@ def _due_rows(sessions: sessionmaker[Session], now: datetime, after: int) -> lis
     query = select(Alert.id, Alert.channel).where(Alert.id > after, _due(now))
     with sessions() as session:
         return [(i, c) for i, c in session.execute(query.order_by(Alert.id).limit(BATCH))]
-
-
-def _owned(alert_id: int, lease: datetime):  # type: ignore[no-untyped-def]
-    return (
-        update(Alert)
-        .where(Alert.id == alert_id, Alert.state == "sending", Alert.lease_until == lease)
-        .execution_options(synchronize_session=False)
-    )

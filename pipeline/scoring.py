@@ -11,7 +11,7 @@ re-scoring: it is what the dashboard shows and what retraining learns from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from pipeline.db import read_only
 from pipeline.models import Review, Sentiment, utcnow
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ class ScoreResult:
     scored: int = 0
     negative: int = 0
     mixed: int = 0
+
+    def add(self, analysis: Analysis) -> None:
+        self.scored += 1
+        self.negative += analysis.label == "negative"
+        self.mixed += bool(analysis.mixed)
 
 
 def pending_query(model_id: str, version: str) -> Select[Any]:
@@ -69,22 +75,72 @@ def score_pending(
     chunk: int = CHUNK,
     on_progress: Callable[[int], None] | None = None,
 ) -> ScoreResult:
-    """Score every pending review, committing each chunk; returns the counts."""
+    """Score every pending review, committing each chunk; returns the counts.
+
+    On PostgreSQL a chunk's reviews are taken ``FOR UPDATE SKIP LOCKED`` in the transaction
+    that scores and stores them: another process scoring at the same time skips them, so the
+    model never runs twice on one review. On SQLite, where a write transaction holds the whole
+    file, the model runs outside any transaction (a crawl or the dashboard never waits for it)
+    and the chunk is written in one short transaction that re-checks what is still pending; a
+    review edited meanwhile keeps its old score and is pending again."""
     result = ScoreResult()
     for ids in _pending_chunks(sessions, classifier, chunk):
-        with sessions.begin() as session:
-            reviews = _take_pending(session, ids, classifier)
-            texts = [scoring_text(r.title, r.text) for r in reviews]
-            ratings = [r.rating for r in reviews]
-            analyses = classifier.analyze(texts, ratings, batch_size) if reviews else []
-            for review, analysis in zip(reviews, analyses, strict=True):
-                _store(session, review, analysis, classifier)
-                result.scored += 1
-                result.negative += analysis.label == "negative"
-                result.mixed += analysis.mixed
+        if _dialect(sessions) == "postgresql":
+            _score_locked(sessions, ids, classifier, batch_size, result)
+        else:
+            _score_then_write(sessions, ids, classifier, batch_size, result)
         if on_progress:
             on_progress(len(ids))
     return result
+
+
+def _score_locked(
+    sessions: sessionmaker[Session],
+    ids: list[int],
+    classifier: SentimentClassifier,
+    batch_size: int,
+    result: ScoreResult,
+) -> None:
+    with sessions.begin() as session:
+        reviews = _take_pending(session, ids, classifier)
+        for review, analysis in zip(
+            reviews, _analyze(classifier, reviews, batch_size), strict=True
+        ):
+            _store(session, review, analysis, classifier)
+            result.add(analysis)
+
+
+def _score_then_write(
+    sessions: sessionmaker[Session],
+    ids: list[int],
+    classifier: SentimentClassifier,
+    batch_size: int,
+    result: ScoreResult,
+) -> None:
+    with read_only(sessions)() as session:
+        query = select(Review.id, Review.title, Review.text, Review.rating, Review.content_hash)
+        rows = session.execute(query.where(Review.id.in_(ids)).order_by(Review.id)).all()
+    analyses = _analyze(classifier, rows, batch_size)
+    scored = {row.id: (row.content_hash, a) for row, a in zip(rows, analyses, strict=True)}
+    with sessions.begin() as session:
+        for review in _take_pending(session, ids, classifier):
+            content_hash, analysis = scored.get(review.id, (None, None))
+            if analysis is None or content_hash != review.content_hash:
+                continue
+            _store(session, review, analysis, classifier)
+            result.add(analysis)
+
+
+def _analyze(classifier: SentimentClassifier, reviews: Sequence[Any], batch_size: int) -> list[Any]:
+    if not reviews:
+        return []
+    texts = [scoring_text(r.title, r.text) for r in reviews]
+    return list(classifier.analyze(texts, [r.rating for r in reviews], batch_size))
+
+
+def _dialect(sessions: sessionmaker[Session]) -> str:
+    bind = sessions.kw.get("bind")
+    return bind.dialect.name if bind is not None else ""
 
 
 def _take_pending(
@@ -109,7 +165,7 @@ def _pending_chunks(
     """Pending ids in id order, a chunk at a time; a fresh query each time keeps it resumable."""
     last_id = 0
     while True:
-        with sessions() as session:
+        with read_only(sessions)() as session:
             query = pending_query(classifier.model_id, classifier.version)
             query = query.where(Review.id > last_id).order_by(Review.id).limit(chunk)
             ids = list(session.scalars(query))
@@ -139,16 +195,21 @@ def _store(
 
 def correct_label(
     session: Session, review_id: int, label: str, actor: str, now: datetime | None = None
-) -> None:
-    """A person's correction of the model's label; it wins in the dashboard and feeds retraining."""
+) -> bool:
+    """A person's correction of the model's label; it wins in the dashboard and feeds retraining.
+    Returns whether it changed anything: confirming the model's label records that a person
+    checked it (it then feeds retraining); the same correction twice changes nothing."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
     row = session.get(Sentiment, review_id)
     if row is None:
         raise LookupError(f"review {review_id} has not been scored yet")
+    if row.corrected_label == label:
+        return False
     row.corrected_label = label
     row.corrected_by = actor
     row.corrected_at = now or utcnow()
+    return True
 
 
 def training_examples(session: Session) -> list[tuple[str, str]]:

@@ -33,36 +33,48 @@ class UnknownReview(LookupError):
     """No review with that id."""
 
 
-def mark_responded(session: Session, review_id: int, at: datetime, actor: str) -> None:
+def mark_responded(
+    session: Session, review_id: int, at: datetime, actor: str, text: str | None = None
+) -> bool:
     """Record that the review was answered at ``at`` (seen on the platform or posted through
-    revmon). The first answer's time is kept: a later one does not move ``responded_at``."""
+    revmon), and with ``text`` when known (what was posted, or pasted by the person who
+    answered on the site). The first answer's time is kept: a later one does not move
+    ``responded_at``. Returns whether anything changed (nothing changed: no event)."""
+    text = (text or "").strip() or None
     triage = _get_or_create(session, review_id, actor, at)
-    if triage.status == "responded" and triage.responded_at is not None:
-        return
-    _change(triage, actor, at, "status", triage.status, "responded")
-    triage.status = "responded"
-    _change(triage, actor, at, "responded_at", None, at.astimezone(UTC).isoformat())
-    triage.responded_at = at
+    changed = False
+    if not (triage.status == "responded" and triage.responded_at is not None):
+        _change(triage, actor, at, "status", triage.status, "responded")
+        triage.status = "responded"
+        _change(triage, actor, at, "responded_at", None, at.astimezone(UTC).isoformat())
+        triage.responded_at = at
+        changed = True
+    if text is not None and text != triage.response_text:
+        _change(triage, actor, at, "response_text", triage.response_text, text)
+        triage.response_text = text
+        changed = True
+    return changed
 
 
 def set_status(
     session: Session, review_id: int, status: str, actor: str, *, now: datetime | None = None
-) -> None:
-    """Move the review to ``status``; ``responded`` stamps the time, leaving it clears it."""
+) -> bool:
+    """Move the review to ``status``; ``responded`` stamps the time, leaving it clears it.
+    Returns whether anything changed (the same status again writes no event)."""
     if status not in TRIAGE_STATUSES:
         raise TriageError(f"unknown status {status!r}; one of {', '.join(TRIAGE_STATUSES)}")
     now = now or datetime.now(UTC)
     if status == "responded":
-        mark_responded(session, review_id, now, actor)
-        return
+        return mark_responded(session, review_id, now, actor)
     triage = _get_or_create(session, review_id, actor, now)
     if triage.status == status:
-        return
+        return False
     _change(triage, actor, now, "status", triage.status, status)
     triage.status = status
     if triage.responded_at is not None:
         _change(triage, actor, now, "responded_at", triage.responded_at.isoformat(), None)
         triage.responded_at = None
+    return True
 
 
 def assign(
@@ -72,15 +84,16 @@ def assign(
     actor: str,
     *,
     now: datetime | None = None,
-) -> None:
-    """Give the review to ``assignee`` (``None`` or blank: unassign)."""
+) -> bool:
+    """Give the review to ``assignee`` (``None`` or blank: unassign); whether it changed."""
     now = now or datetime.now(UTC)
     assignee = (assignee or "").strip() or None
     triage = _get_or_create(session, review_id, actor, now)
     if triage.assignee == assignee:
-        return
+        return False
     _change(triage, actor, now, "assignee", triage.assignee, assignee)
     triage.assignee = assignee
+    return True
 
 
 def add_note(

@@ -9,15 +9,15 @@ they are never shown as a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
+from pipeline import logs
 from pipeline.config import SentimentPrecision, Settings, load_settings
 from revmon.runtime import Runtime, build_runtime
 
@@ -60,12 +60,29 @@ def sources_or_exit(settings: Settings) -> list[Source]:
 
 
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
+    """The runtime, or one line and exit 2 when the database URL is wrong or unreachable."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
     settings = settings or settings_or_exit()
     sources_or_exit(settings)
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl" on every command
-    return build_runtime(settings)
+    logs.configure(settings)
+    try:
+        return build_runtime(settings)
+    except ArgumentError as exc:  # unparsable URL, unknown dialect or driver
+        fail(f"bad database URL (REVMON_DATABASE_URL): {exc}")
+    except DBAPIError as exc:
+        where = make_url(settings.db_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        fail(f"cannot use the database {where}: {logs.redact(reason)}")
+    except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+        fail(f"cannot use the database: {exc}")
+
+
+def fail(message: str) -> NoReturn:
+    """A problem the user can fix: one line on stderr, exit code 2."""
+    typer.secho(f"revmon: {message}", err=True, fg="red")
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -180,12 +197,18 @@ def score(
     )
 
 
-@app.command()
-def alerts() -> None:
+alerts_app = typer.Typer(invoke_without_command=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
+def alerts(ctx: typer.Context) -> None:
     """Queue new negative reviews for triage, evaluate alert rules, deliver due alerts once."""
     from pipeline.alerts import run_alerts_once
     from pipeline.notifiers import ChannelConfigError
 
+    if ctx.invoked_subcommand is not None:
+        return
     runtime = runtime_or_exit()
     try:
         report = run_alerts_once(runtime.settings, runtime.sessions)
@@ -195,6 +218,21 @@ def alerts() -> None:
     typer.echo(f"alerts: {report}")
     for line in report.errors:
         typer.secho(f"  {line}", err=True, fg="yellow")
+
+
+@alerts_app.command("requeue")
+def alerts_requeue(
+    channel: Annotated[str | None, typer.Option(help="only this channel's")] = None,
+    rule: Annotated[str | None, typer.Option(help="only this rule's")] = None,
+    alert_id: Annotated[list[int] | None, typer.Option("--id", help="only these alerts")] = None,
+) -> None:
+    """Send dead alerts again once their channel is fixed; each is still delivered once."""
+    from pipeline.outbox import requeue_dead
+
+    runtime = runtime_or_exit()
+    with runtime.sessions.begin() as session:
+        count = requeue_dead(session, channel=channel, rule=rule, ids=tuple(alert_id or ()))
+    typer.echo(f"re-queued {count} dead alerts; the next `revmon alerts` delivers them")
 
 
 @app.command()
@@ -273,14 +311,19 @@ def export(
     """Export every review with its sentiment and triage state as JSON lines or CSV."""
     from pipeline.export import iter_records, write_csv, write_jsonl
 
+    if output is not None and not output.parent.is_dir():
+        fail(f"cannot write {output}: the folder {output.parent} does not exist")
     runtime = runtime_or_exit()
     write = write_jsonl if format is ExportFormat.jsonl else write_csv
     with runtime.sessions() as session:
         if output is None:
             count = write(iter_records(session), sys.stdout)
         else:
-            with output.open("w", encoding="utf-8", newline="") as out:
-                count = write(iter_records(session), out)
+            try:
+                with output.open("w", encoding="utf-8", newline="") as out:
+                    count = write(iter_records(session), out)
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}")
     typer.echo(f"exported {count} reviews", err=True)
 
 
@@ -295,11 +338,13 @@ def erase(
     """Erase an author's name (or their reviews) on request: personal data is theirs."""
     from pipeline.privacy import erase_author
 
+    if not author.strip():
+        fail("give the exact author name to erase, as shown on the platform")
     runtime = runtime_or_exit()
     with runtime.sessions.begin() as session:
         done = erase_author(session, author, platform=platform, delete_reviews=delete)
     action = "deleted" if delete else "removed the name from"
-    typer.echo(f"{action} {done.reviews} reviews")
+    typer.echo(f"{action} {done.reviews} reviews and {done.elsewhere} other stored values")
 
 
 sentiment_app = typer.Typer(

@@ -55,7 +55,7 @@ def post_reply(settings: Settings, session: Session, review_id: int, text: str, 
         raise ReplyNotSupported(exc.platform, exc.message, f"answer it at {review.url}") from None
     now = datetime.now(UTC)
     store_reply(session, review, posted, now)
-    mark_responded(session, review_id, at=now, actor=actor)
+    mark_responded(session, review_id, at=now, actor=actor, text=posted.text or text)
 
 
 async def _post(name: str, settings: Settings, raw: dict[str, Any], text: str) -> PostedReply:

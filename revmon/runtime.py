@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline import logs
 from pipeline.config import Settings, load_settings
 from pipeline.db import make_engine, migrate, session_factory
 from pipeline.locations import sync_locations
@@ -42,6 +43,7 @@ class Runtime:
 def build_runtime(settings: Settings | None = None, *, migrate_db: bool = True) -> Runtime:
     """Wire a runtime; migrating on start makes `revmon init` optional but harmless."""
     settings = settings or load_settings()
+    logs.protect_settings(settings)
     engine = make_engine(settings.db_url)
     if migrate_db:
         migrate(engine)

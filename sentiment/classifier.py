@@ -345,7 +345,8 @@ class BadJsonLines(ValueError):
 
 
 def parse_jsonl(lines: Iterable[str], source: str) -> list[dict]:
-    """JSON objects, one per non-blank line; a bad line raises :class:`BadJsonLines`."""
+    """JSON objects with a ``text`` string, one per non-blank line; a bad line (not JSON, not
+    an object, no text) raises :class:`BadJsonLines` naming it."""
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -357,6 +358,10 @@ def parse_jsonl(lines: Iterable[str], source: str) -> list[dict]:
         if not isinstance(row, dict):
             raise BadJsonLines(
                 f'{source} line {number}: expected a JSON object like {{"text": ...}}'
+            )
+        if not isinstance(row.get("text"), str):
+            raise BadJsonLines(
+                f'{source} line {number}: no "text" string (expected {{"text": ...}})'
             )
         rows.append(row)
     return rows

@@ -43,7 +43,7 @@ def classify(
     """Read JSON lines {"text": ...} on stdin; write label, score, probs per line, in order."""
     rows = parse_jsonl(sys.stdin, "stdin")
     clf = load_classifier(model, precision=precision)
-    for pred in clf.predict([str(r.get("text") or "") for r in rows], batch_size):
+    for pred in clf.predict([r["text"] for r in rows], batch_size):
         out = {"label": pred.label, "score": pred.score, "probs": pred.probs}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
 

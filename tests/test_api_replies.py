@@ -72,6 +72,7 @@ def test_a_reply_is_posted_stored_and_marked_responded(session, httpserver):
     triage = session.get(Triage, review.id)
     assert triage.status == "responded"
     assert before <= triage.responded_at <= datetime.now(UTC)
+    assert triage.response_text == text  # what was sent is kept with the queue item
     actors = session.scalars(select(TriageEvent.actor).where(TriageEvent.review_id == review.id))
     assert set(actors) == {"ola"}
     revisions = session.scalars(

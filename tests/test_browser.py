@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from pipeline.db import make_engine, migrate
+from pipeline.models import Review
 from revmon.launch import streamlit_command
 from tests.seed_dashboard import XSS, seed
 
@@ -54,13 +55,20 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise TimeoutError(f"streamlit did not answer at {url} within {START_TIMEOUT} s")
 
 
+HOSTILE_AUTHOR = "http://evil.example/steal **bold** [click](http://evil.example/x)"
+
+
 @pytest.fixture
-def dashboard_url(tmp_path):
+def dashboard_url(request, tmp_path):
     url_db = f"sqlite:///{tmp_path / 'revmon.db'}"
     engine = make_engine(url_db)
     migrate(engine)
     with Session(engine) as session:
-        seed(session, datetime.now(UTC))
+        ids = seed(session, datetime.now(UTC))
+        if getattr(request, "param", None) == "hostile":  # the review the inbox opens first
+            review = session.get(Review, ids["g1"])
+            review.author = HOSTILE_AUTHOR
+            review.title = "**evil** title www.evil.example"
         session.commit()
     engine.dispose()
     port = free_port()
@@ -125,3 +133,23 @@ def test_inbox_in_a_real_browser(dashboard_url, browser, tmp_path):
     assert browser.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
     scripts = browser.find_elements(By.TAG_NAME, "script")
     assert not any("alert(1)" in (s.get_attribute("innerHTML") or "") for s in scripts)
+
+
+@pytest.mark.parametrize("dashboard_url", ["hostile"], indirect=True)
+def test_an_author_name_with_a_url_is_not_a_link(dashboard_url, browser):
+    """Review-supplied text is shown as its characters: no link, no bold, in a real browser."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(dashboard_url)
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    try:
+        WebDriverWait(browser, START_TIMEOUT).until(lambda _: "Review #" in body())
+        WebDriverWait(browser, 10).until(lambda _: HOSTILE_AUTHOR in body())
+    except TimeoutException:
+        pytest.fail(f"the author was not shown literally; the page shows: {body()[:2000]!r}")
+    hrefs = [a.get_attribute("href") or "" for a in browser.find_elements(By.TAG_NAME, "a")]
+    assert not [h for h in hrefs if "evil.example" in h]
+    emphasis = browser.find_elements(By.XPATH, "//strong|//b|//em")
+    assert not [e.text for e in emphasis if "bold" in e.text or "evil" in e.text]

@@ -343,6 +343,7 @@ def test_every_page_on_an_empty_database(tmp_path, monkeypatch):
     assert run().info[0].value == "Nothing awaits a response with these filters."
     assert run("trends").info[0].value == "No reviews in this range."
     assert run("sources").info[0].value.startswith("No crawl has run yet")
+    assert run("alerts").info[0].value.startswith("No alert has been queued yet")
 
 
 def test_inbox_pages_through_many_reviews(db):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, func, select
 from sqlalchemy.orm import Session
 
 from crawlers.items import ReviewItem
+from pipeline.alerts import review_payload
 from pipeline.ingest import ingest_items
+from pipeline.models import Alert, CrawlRun, Review, ReviewRevision, Sentiment
 from pipeline.models import Erasure as ErasureModel
-from pipeline.models import Review, ReviewRevision, Sentiment
 from pipeline.privacy import ERASED, erase_author
+from pipeline.triage import add_note
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -95,3 +98,89 @@ def test_erased_name_does_not_come_back_on_the_next_crawl(stored: Session) -> No
     assert rows["p-2"].author == "Anna Kowalska"  # the wish was for Trustpilot only
     assert stored.scalar(select(func.count()).select_from(ErasureModel)) == 1
     assert "Anna" not in str(stored.scalars(select(ErasureModel.author_hash)).all())
+
+
+# --- the name everywhere it was copied to ------------------------------------------------------
+
+NAME = "Łucja Wróbel"  # non-ASCII: JSON columns store it escaped
+
+
+def everywhere(session: Session) -> dict[str, list[str]]:
+    """Every text and JSON cell of every table in the database (reflected, not from the models)
+    that still holds ``NAME``, as 'table.column'."""
+    metadata = MetaData()
+    metadata.reflect(bind=session.connection())
+    found: dict[str, list[str]] = {}
+    for table in metadata.sorted_tables:
+        for row in session.execute(select(table)).mappings():
+            for column, value in row.items():
+                shown = json.dumps(value, ensure_ascii=False, default=str)
+                if NAME in shown or json.dumps(NAME)[1:-1] in shown:
+                    found.setdefault(table.name, []).append(str(column))
+    return found
+
+
+@pytest.fixture
+def copies(session: Session) -> dict[str, int]:
+    """The name as revmon copies it around: raw records, a signature in the text, an earlier
+    version, another person's review and its reply, a note, alert payloads, a crawl error."""
+    mine = review(1, NAME, text=f"Cold soup — {NAME}")
+    mine.raw = {"consumer": {"displayName": NAME}, NAME: ["key too"]}
+    other = review(2, "Tom Becker", text=f"The waitress {NAME} was lovely")
+    other.reply_text = f"Thank you! We told {NAME}."
+    elsewhere = review(3, NAME, "twogis")
+    ingest_items(session, [mine, other, elsewhere], now=T0)
+    edited = review(1, NAME, text=f"Cold soup, edited — {NAME}")
+    edited.raw = mine.raw
+    ingest_items(session, [edited], now=T0)  # the first version becomes a revision
+    ids = {r.external_id: r.id for r in session.scalars(select(Review))}
+    add_note(session, ids["p-1"], f"{NAME} called, offered a voucher", "lead")
+    for key in ("p-1", "p-3"):
+        row = session.get(Review, ids[key])
+        session.add(Alert(rule="neg", review_id=row.id, channel="mail", key=f"review:{row.id}",
+                          payload=review_payload(row, None, None, {})))  # fmt: skip
+    digest = {"kind": "digest", "top": [{"author": NAME, "text": "x"}]}
+    session.add(Alert(rule="daily", channel="mail", key="digest:2026-11-02", payload=digest))
+    session.add(CrawlRun(source="trustpilot", platform="trustpilot",
+                         error_log=[f"record 3: no date in the review by {NAME}"]))  # fmt: skip
+    session.flush()
+    assert set(everywhere(session)) >= {"reviews", "review_revisions", "triage", "alerts"}
+    return ids
+
+
+def test_erase_leaves_the_name_nowhere_in_the_database(session: Session, copies) -> None:
+    done = erase_author(session, NAME)
+    assert (done.reviews, done.deleted) == (2, 0) and done.elsewhere > 0
+    assert everywhere(session) == {}
+    rows = {r.external_id: r for r in session.scalars(select(Review))}
+    assert rows["p-1"].text == f"Cold soup, edited — {ERASED} #1"
+    assert rows["p-2"].author == "Tom Becker"  # the other person's review stays, minus the name
+    assert rows["p-2"].text == f"The waitress {ERASED} was lovely #2"
+
+
+def test_delete_also_leaves_the_name_nowhere(session: Session, copies) -> None:
+    done = erase_author(session, NAME, delete_reviews=True)
+    assert done.deleted == 2
+    assert set(session.scalars(select(Review.external_id))) == {"p-2"}
+    assert everywhere(session) == {}
+
+
+def test_erase_on_one_platform_touches_only_what_is_about_those_reviews(
+    session: Session, copies
+) -> None:
+    erase_author(session, NAME, platform="trustpilot")
+    left = everywhere(session)
+    assert set(left) == {"reviews", "alerts", "crawl_runs"}  # twogis, the digest, the run log
+    trustpilot = session.get(Review, copies["p-1"])
+    assert trustpilot.author is None and NAME not in json.dumps(trustpilot.raw)
+    alert = session.scalar(select(Alert).where(Alert.review_id == copies["p-1"]))
+    assert NAME not in json.dumps(alert.payload, ensure_ascii=False)
+
+
+def test_a_recrawl_of_an_erased_review_brings_nothing_back(session: Session, copies) -> None:
+    erase_author(session, NAME)
+    edited = review(1, NAME, text=f"Cold soup, edited — {NAME}")
+    edited.raw = {"consumer": {"displayName": NAME}, NAME: ["key too"]}
+    result = ingest_items(session, [edited, review(3, NAME, "twogis")], now=T0)
+    assert result.unchanged == 2  # the platform's versions did not change
+    assert everywhere(session) == {}

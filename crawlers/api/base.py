@@ -11,7 +11,7 @@ and a loop that reads the response says that more plainly than a tenacity strate
 - 401/403: :class:`AuthError` naming the fix (after one credential refresh where a client can).
 - other 4xx: :class:`ConfigError` (a wrong TARGET or base URL), never retried.
 - secrets: every error is scrubbed of the configured ``SecretStr`` values (servers echo request
-  URLs in error pages), and httpx's request log line loses its query string (keys ride there).
+  URLs in error pages); logs are kept clean by :mod:`pipeline.logs` (httpx's request lines off).
 - hosts: credentials go only to the configured base URL's host. A next-page URL that names
   another host (a ``Link`` header, a cursor) is refused as a :class:`RefusedUrl` page error, and
   a redirect to another host is followed without the credential headers.
@@ -45,24 +45,13 @@ from crawlers.api.errors import (
 )
 from crawlers.backoff import backoff_delay, seconds_until
 from crawlers.items import ReviewItem
+from pipeline import logs
 from pipeline.config import ApiConfig, Settings
 
 log = logging.getLogger(__name__)
 
 
-class _HideQueries(logging.Filter):
-    """httpx logs each request's URL at INFO; VK and TripAdvisor carry their keys in the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
-                for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("httpx").addFilter(_HideQueries())
+logs.install()  # httpx logs each request's URL at INFO; VK and TripAdvisor keys ride there
 
 Sleep = Callable[[float], Awaitable[Any]]
 T = TypeVar("T")

@@ -6,6 +6,7 @@ Aggregates run in SQL (the same statements on SQLite and PostgreSQL, with a dial
 date buckets, durations and JSON arrays), so a million reviews never travel to Python.
 """
 
+from pipeline.queries.alerts import DeadAlert, OutboxStatus, outbox_status
 from pipeline.queries.filters import AWAITING, Filters, Granularity, GroupBy, as_utc, count_if
 from pipeline.queries.inbox import (
     FilterOptions,
@@ -29,8 +30,8 @@ from pipeline.queries.trends import (
 )
 
 __all__ = [
-    "AWAITING", "NPS_BANDS", "AspectCount", "FilterOptions", "Filters", "Granularity", "GroupBy",
-    "InboxItem", "InboxPage", "SourceStatus", "Stats", "as_utc", "aspect_trend", "breakdown",
-    "count_if", "filter_options", "inbox", "inbox_item", "nps_band", "period_expr",
-    "source_status", "summary", "trend",
+    "AWAITING", "NPS_BANDS", "AspectCount", "DeadAlert", "FilterOptions", "Filters",
+    "Granularity", "GroupBy", "InboxItem", "InboxPage", "OutboxStatus", "SourceStatus", "Stats",
+    "as_utc", "aspect_trend", "breakdown", "count_if", "filter_options", "inbox", "inbox_item",
+    "nps_band", "outbox_status", "period_expr", "source_status", "summary", "trend",
 ]  # fmt: skip

@@ -50,6 +50,7 @@ class InboxItem:
     responded_at: datetime | None
     notes: str | None
     overdue: bool
+    response_text: str | None = None  # what we answered: posted, or pasted when marked
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _item_query(now: datetime) -> Select[Any]:
             Triage.due_at,
             Triage.responded_at,
             Triage.notes,
+            Triage.response_text,
             overdue.label("overdue"),
         )
         .join(Triage, Triage.review_id == Review.id)
@@ -178,6 +180,7 @@ def _item(row: Any) -> InboxItem:
         responded_at=row.responded_at,
         notes=row.notes,
         overdue=bool(row.overdue),
+        response_text=row.response_text,
     )
 
 
