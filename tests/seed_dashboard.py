@@ -137,7 +137,8 @@ def _add_runs(session: Session, now: datetime) -> None:
     session.add(
         CrawlRun(**google, started_at=NOW - timedelta(hours=3),
                  finished_at=NOW - timedelta(hours=3), items=0, errors=1, pages=2,
-                 status="blocked", error_log=["captcha at page 2"])
+                 pages_failed=1, outcomes={"ok": 1, "blocked": 1}, status="blocked",
+                 error_log=["captcha at page 2"])
     )  # fmt: skip
     session.add(
         CrawlRun(source="trustpilot", platform="trustpilot", location_key="riverside",

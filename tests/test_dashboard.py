@@ -331,7 +331,10 @@ def test_sources_page(db):
     assert list(table["status"]) == ["blocked", "ok"]
     assert list(table["stored"]) == [4, 1]
     assert list(table["completeness"]) == [0.4, 0.25]
+    assert list(table["pages failed"]) == [1, 0]
+    assert list(table["all pages read"]) == [False, False]
     assert at.expander[0].label == "google\\_reviews · central\\: blocked"
+    assert "pages\\: blocked 1, ok 1" in [c.value for c in at.caption]
     assert "captcha at page 2" in [t.value for t in at.text]
 
 

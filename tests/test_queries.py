@@ -195,6 +195,8 @@ def test_source_status(session, ids):
         "google_reviews", "google", "central")  # fmt: skip
     assert (google.status, google.errors, google.error_log, google.pages) == (
         "blocked", 1, ["captcha at page 2"], 2)  # fmt: skip
+    assert (google.pages_failed, google.outcomes, google.complete) == (
+        1, {"ok": 1, "blocked": 1}, False)  # fmt: skip
     assert (google.runs_recent, google.blocked_recent, google.failed_recent) == (2, 1, 0)
     assert (google.platform_total, google.platform_rating, google.stored) == (10, 3.9, 4)
     assert google.completeness == pytest.approx(0.4)

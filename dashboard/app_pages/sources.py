@@ -14,7 +14,7 @@ if not statuses:
     st.info("No crawl has run yet: `revmon crawl` or `revmon demo` fills this page.")
     st.stop()
 
-attention = [s for s in statuses if s.status in ("blocked", "failed", "degraded")]
+attention = [s for s in statuses if s.status in ("blocked", "failed", "degraded", "interrupted")]
 cols = st.columns(3)
 cols[0].metric("Sources", len(statuses))
 cols[1].metric("Need attention", len(attention))
@@ -30,6 +30,9 @@ table = pd.DataFrame(
         "items": [s.items for s in statuses],
         "new": [s.new for s in statuses],
         "errors": [s.errors for s in statuses],
+        "pages": [s.pages for s in statuses],
+        "pages failed": [s.pages_failed for s in statuses],
+        "all pages read": [s.complete for s in statuses],
         "runs (7 d)": [s.runs_recent for s in statuses],
         "blocked (7 d)": [s.blocked_recent for s in statuses],
         "stored": [s.stored for s in statuses],
@@ -52,5 +55,9 @@ for source in attention:
     with st.expander(md_escape(title), expanded=True):
         finished = when(source.finished_at)
         st.caption(md_escape(f"target: {source.target or '—'} · finished {finished}"))
+        pages = ", ".join(
+            f"{outcome} {count}" for outcome, count in sorted(source.outcomes.items())
+        )
+        st.caption(md_escape(f"pages: {pages or 'none recorded'}"))
         for message in source.error_log or ["no error message recorded"]:
             st.text(message)

@@ -1,4 +1,4 @@
-"""The state of each source: last crawl, items, errors, blocked, completeness."""
+"""The state of each source: last crawl, items, errors, page outcomes, blocked, completeness."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ class SourceStatus:
     updated: int
     errors: int
     pages: int
+    pages_failed: int
+    outcomes: dict[str, int]
+    complete: bool
     error_log: list[str]
     runs_recent: int
     blocked_recent: int
@@ -119,6 +122,9 @@ def _source_status(
         updated=run.updated,
         errors=run.errors,
         pages=run.pages,
+        pages_failed=run.pages_failed,
+        outcomes={str(name): int(count) for name, count in (run.outcomes or {}).items()},
+        complete=run.complete,
         error_log=[str(message) for message in run.error_log[:5]],
         runs_recent=int(runs_recent or 0),
         blocked_recent=int(blocked or 0),
