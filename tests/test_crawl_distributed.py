@@ -114,15 +114,12 @@ def test_a_killed_worker_loses_nothing(
         crawlers = [
             start_crawler(site, db, tmp_path / f"out{i}.jsonl", **fast_death) for i in range(2)
         ]
-        deadline = time.monotonic() + 60
-        while not any(hit.path in reviews for hit in site.hits):  # both hold pages in flight
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.3)
-        crawlers[0].send_signal(signal.SIGKILL)
-        survivor_log = crawlers[1].communicate(timeout=120)[0]
-        crawlers[0].wait(10)
-        assert crawlers[1].returncode == 0, survivor_log[-3000:]
+        victim = holder_of_pages(redis_client, crawlers, reviews, site)
+        survivor = next(proc for proc in crawlers if proc is not victim)
+        victim.send_signal(signal.SIGKILL)
+        survivor_log = survivor.communicate(timeout=120)[0]
+        victim.wait(10)
+        assert survivor.returncode == 0, survivor_log[-3000:]
         assert "recovered" in survivor_log  # it took over the dead worker's pages
         assert len(stored(db).reviews) == KILLED_REVIEWS
 
@@ -138,3 +135,20 @@ def test_a_killed_worker_loses_nothing(
     assert [run["status"] for run in runs].count("interrupted") == 1
     assert runs[-1]["full"] is True and runs[-1]["status"] == "ok"
     assert len(stored(db).reviews) == KILLED_REVIEWS  # fetched again, stored once
+
+
+def holder_of_pages(
+    client: redis.Redis, crawlers: list[subprocess.Popen[str]], reviews: list[str], site: SiteServer
+) -> subprocess.Popen[str]:
+    """The crawler that holds review pages it has not finished (its in-flight record in Redis)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(hit.path in reviews for hit in site.hits):
+            for key in client.scan_iter("revmon:otzovik:*:inflight:*"):
+                if client.hlen(key):
+                    pid = int(key.decode().rsplit(":", 1)[1].split("-")[-2])
+                    for proc in crawlers:
+                        if proc.pid == pid:
+                            return proc
+        time.sleep(0.05)
+    raise AssertionError("no crawler took a review page")

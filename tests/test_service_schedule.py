@@ -57,7 +57,7 @@ class StarsClassifier:
 
 
 def serve_sources(site: SiteServer) -> None:
-    site.page("/review/example.com", "trustpilot/page3.html")
+    site.page("/review/example.com?languages=all", "trustpilot/page3.html")
     google = json.dumps(load("google_business_reviews_page2.json"))
     site.route(GBP_PATH, Reply(body=google, content_type=JSON))
 
