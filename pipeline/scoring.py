@@ -4,6 +4,11 @@ A review needs scoring when it has no sentiment row, when its content changed si
 scored (content hash), or when the model id or version changed. Work is committed chunk by chunk,
 so an interrupted run resumes where it stopped. A person's corrected label is kept across
 re-scoring: it is what the dashboard shows and what retraining learns from.
+
+Embeddings are stored as they are computed (``pipeline.embeddings``) and reused while the text
+and the encoder stay the same: a new head, or a changed rating or reply, re-scores from them
+without running the encoder. When an edit replaces a scored version, that version's text label
+is kept on its revision, so recovery can tell whether the text turned non-negative.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from pipeline.models import Review, Sentiment, utcnow
+from pipeline import embeddings
+from pipeline.models import Review, ReviewRevision, Sentiment, utcnow
 
 if TYPE_CHECKING:
-    from sentiment import Analysis, SentimentClassifier
+    from sentiment import Analysis, SentimentClassifier, Vectors
 
 LABELS = ("negative", "neutral", "positive")
 CHUNK = 512
@@ -68,24 +74,73 @@ def score_pending(
 ) -> ScoreResult:
     """Score every pending review, committing each chunk; returns the counts."""
     result = ScoreResult()
+    encoder = classifier.encoder_version
     for ids in _pending_chunks(sessions, classifier, chunk):
         with sessions.begin() as session:
             # One query for the chunk's existing scores, not one lazy load per review.
             query = select(Review).where(Review.id.in_(ids)).options(selectinload(Review.sentiment))
             reviews = session.scalars(query).all()
+            texts = [scoring_text(r.title, r.text) for r in reviews]
+            stored = embeddings.load(session, ids, encoder) if encoder else {}
             analyses = classifier.analyze(
-                [scoring_text(r.title, r.text) for r in reviews],
+                texts,
                 [r.rating for r in reviews],
                 batch_size,
+                vectors=[
+                    _reusable(stored.get(r.id), t) for r, t in zip(reviews, texts, strict=True)
+                ],
             )
-            for review, analysis in zip(reviews, analyses, strict=True):
+            _remember_replaced_labels(session, reviews)
+            for review, text, analysis in zip(reviews, texts, analyses, strict=True):
                 _store(session, review, analysis, classifier)
+                if encoder and analysis.vectors is not None:
+                    vec = analysis.vectors
+                    hashed = embeddings.text_hash(text)
+                    embeddings.store(
+                        session, stored, review.id, encoder, hashed, vec.text, vec.sentences
+                    )
                 result.scored += 1
                 result.negative += analysis.label == "negative"
                 result.mixed += analysis.mixed
         if on_progress:
             on_progress(len(ids))
     return result
+
+
+def _reusable(row: Any, text: str) -> Vectors | None:
+    """The stored vectors, when they were computed from this very text."""
+    from sentiment import Vectors
+
+    if row is None or row.text_hash != embeddings.text_hash(text):
+        return None
+    unpacked = embeddings.unpack(row)
+    return Vectors(unpacked.text, unpacked.sentences)
+
+
+def _remember_replaced_labels(session: Session, reviews: list[Review]) -> None:
+    """An edited review's previous score belongs to the version the edit replaced: keep its
+    text label on that revision before the new score overwrites it."""
+    edited = {
+        r.id: r.sentiment
+        for r in reviews
+        if r.sentiment is not None and r.sentiment.content_hash != r.content_hash
+    }
+    if not edited:
+        return
+    query = select(ReviewRevision).where(
+        ReviewRevision.review_id.in_(list(edited)), ReviewRevision.text_label.is_(None)
+    )
+    for revision in session.scalars(query):
+        old = edited[revision.review_id]
+        if revision.content_hash == old.content_hash:
+            revision.text_label = text_label(old.probs) or old.label
+
+
+def text_label(probs: dict[str, Any] | None) -> str | None:
+    """The label the text alone got (stars aside): the most probable class."""
+    if not probs:
+        return None
+    return max(LABELS, key=lambda label: float(probs.get(label, 0.0)))
 
 
 def _pending_chunks(
@@ -115,6 +170,11 @@ def _store(
     row.aspects = list(analysis.aspects)
     row.signals = list(analysis.signals)
     row.urgency = int(analysis.urgency)
+    row.aspect_polarity = {k: int(v) for k, v in analysis.aspect_polarity.items()}
+    row.needs_check = bool(analysis.check)
+    row.sci_satisfied = int(analysis.sci.get("satisfied", 0))
+    row.sci_return = int(analysis.sci.get("return", 0))
+    row.sci_recommend = int(analysis.sci.get("recommend", 0))
     row.model_id = classifier.model_id
     row.model_version = classifier.version
     row.content_hash = review.content_hash

@@ -137,7 +137,8 @@ def analyze(
     out = []
     for i, (text, rating) in enumerate(zip(texts, ratings, strict=True)):
         sentence_vectors = pieces[i].emb
-        vec = Vectors(emb[i], dict(sentence_vectors)) if emb is not None else None
+        has_text = emb is not None and bool(text.strip())  # an empty text has no vector to keep
+        vec = Vectors(emb[i], dict(sentence_vectors)) if has_text else None
         out.append(_one(text, rating, preds[i], found[i], pieces[i], vec))
     return out
 

@@ -160,6 +160,14 @@ class EmbeddingClassifier(SentimentClassifier):
     def _embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         return self.encoder.embed(texts, batch_size)
 
+    def _aspect_matrix(self) -> np.ndarray | None:
+        """Cached on the (shared, cached) encoder: a new head does not embed them again."""
+        cached = getattr(self.encoder, "_aspects_cache", None)
+        if cached is None:
+            cached = aspect_mod.embed_descriptions(self._embed)
+            self.encoder._aspects_cache = cached
+        return cached
+
     def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
         return self.head.predict_proba(emb if emb is not None else self._embed(texts, batch_size))
 

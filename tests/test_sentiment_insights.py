@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment import Vectors, load_classifier
+from sentiment import Vectors
 from sentiment.classifier import SentimentClassifier
 from sentiment.routing import CHECK_LOW, QueueFigures, figures, tune
 from sentiment.sci import SIGNALS, explicit, is_secure, signals
 from sentiment.sentences import split
+from tests.tiny_models import tiny_classifier as tiny
 
 DATA = Path(__file__).resolve().parents[1] / "sentiment" / "data"
 
@@ -194,22 +195,7 @@ def test_sci_signal_accuracy_on_the_held_out_examples():
 
 @pytest.fixture(scope="module")
 def tiny_classifier(tmp_path_factory):
-    import torch
-    from transformers import BertModel
-
-    from sentiment.encoder import load_encoder
-    from sentiment.head import fit_head, save_head
-    from tests.test_sentiment_unit import bert_config, make_tokenizer
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-insights")
-    BertModel(bert_config()).save_pretrained(path)
-    make_tokenizer().save_pretrained(path)
-    encoder = load_encoder(str(path), prefix="")
-    texts = ["good great", "great food", "bad awful", "awful slow", "ok", "the food was ok"]
-    labels = ["positive", "positive", "negative", "negative", "neutral", "neutral"]
-    head = save_head(fit_head(encoder.embed(texts), labels), path / "head.npz")
-    return load_classifier(f"{path}::{head}")
+    return tiny(tmp_path_factory.mktemp("tiny-insights"))
 
 
 def test_stored_vectors_spare_the_encoder(tiny_classifier, monkeypatch):
@@ -222,7 +208,9 @@ def test_stored_vectors_spare_the_encoder(tiny_classifier, monkeypatch):
         raise AssertionError("the encoder ran although every vector was given")
 
     monkeypatch.setattr(tiny_classifier.encoder, "embed", refuse)
-    half = [Vectors(v.text.astype(np.float16), v.sentences) for v in (a.vectors for a in first)]
+    assert first[2].vectors is None  # an empty text has no vector
+    half = [Vectors(a.vectors.text.astype(np.float16), a.vectors.sentences) if a.vectors else None
+            for a in first]  # fmt: skip
     again = tiny_classifier.analyze(texts, [2, 5, None], vectors=half)
     for a, b in zip(first, again, strict=True):
         assert (a.label, a.mixed, a.aspects, a.aspect_polarity) == (
