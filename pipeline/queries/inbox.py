@@ -50,6 +50,7 @@ class InboxItem:
     responded_at: datetime | None
     notes: str | None
     overdue: bool
+    needs_check: bool = False  # queued because the model was unsure, not because negative
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _item_query(now: datetime) -> Select[Any]:
             Triage.responded_at,
             Triage.notes,
             overdue.label("overdue"),
+            Sentiment.needs_check,
         )
         .join(Triage, Triage.review_id == Review.id)
         .outerjoin(Sentiment, Sentiment.review_id == Review.id)
@@ -178,6 +180,7 @@ def _item(row: Any) -> InboxItem:
         responded_at=row.responded_at,
         notes=row.notes,
         overdue=bool(row.overdue),
+        needs_check=bool(row.needs_check),
     )
 
 
