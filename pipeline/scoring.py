@@ -74,7 +74,7 @@ def score_pending(
 ) -> ScoreResult:
     """Score every pending review, committing each chunk; returns the counts."""
     result = ScoreResult()
-    encoder = classifier.encoder_version
+    encoder = getattr(classifier, "encoder_version", None)  # duck-typed models may lack it
     for ids in _pending_chunks(sessions, classifier, chunk):
         with sessions.begin() as session:
             # One query for the chunk's existing scores, not one lazy load per review.

@@ -85,7 +85,7 @@ def refresh_topics(
         members, matrix = _members(session, key, now, window_start, baseline_days)
         for topic in emerging(members, matrix):
             topic.location_key, topic.window_start, topic.computed_at = key, window_start, now
-            topic.key = f"{key}:{'+'.join(sorted(topic.words[:3]))}"[:160]
+            topic.key = f"{key}:{'+'.join(sorted(topic.words[:3]))}"[:150]  # alert keys: 160
             session.add(topic)
             found.append(topic)
     session.flush()

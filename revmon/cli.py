@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from pipeline.config import SentimentPrecision, Settings, load_settings
+from revmon.report_cli import report_app
 from revmon.runtime import Runtime, build_runtime
 
 app = typer.Typer(
@@ -149,6 +150,10 @@ def score(
         f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version} "
         f"({classifier.precision}): {result.negative} negative, {result.mixed} mixed"
     )
+    if result.scored:
+        from pipeline.insight_refresh import refresh_insights
+
+        typer.echo(refresh_insights(runtime.sessions))
 
 
 @app.command()
@@ -272,6 +277,8 @@ def erase(
     action = "deleted" if delete else "removed the name from"
     typer.echo(f"{action} {done.reviews} reviews")
 
+
+app.add_typer(report_app, name="report")
 
 sentiment_app = typer.Typer(
     help="Multilingual review sentiment: classify, evaluate, retrain.", no_args_is_help=True
