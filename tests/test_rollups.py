@@ -189,11 +189,11 @@ def test_an_unchanged_database_refreshes_nothing(session):
 
 def test_median_of_a_histogram():
     counts = [0] * 24
-    counts[3] = 2  # 1-2 h
-    counts[5] = 2  # 3-4 h
-    assert median_hours(counts) == 2.0  # the middle falls at the end of the 1-2 h bucket
-    counts[5] = 3
-    assert 3.0 < median_hours(counts) < 4.0
+    counts[3] = 2  # two answers in 1-2 h: at 1.25 and 1.75 h if spread evenly
+    counts[5] = 2  # two in 3-4 h: 3.25 and 3.75 h
+    assert median_hours(counts) == 2.5  # the mean of the middle two, as the raw median
+    counts[5] = 3  # 3 1/6, 3.5, 3 5/6: the middle answer is the first of them
+    assert median_hours(counts) == pytest.approx(3 + 1 / 6)
     assert median_hours([0] * 24) is None
     assert median_hours([0] * 23 + [5]) == 720.0  # the open bucket gives its lower bound
 

@@ -111,22 +111,26 @@ def _numbers(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def median_hours(counts: Sequence[int]) -> float | None:
-    """The median of a response-time histogram (counts per RESPONSE_BUCKETS_H bucket),
-    interpolated linearly inside its bucket; the open last bucket gives its lower bound."""
+    """The median of a response-time histogram (counts per RESPONSE_BUCKETS_H bucket): the
+    mean of the two middle ranks, as the raw median is, each placed inside its bucket as if
+    the bucket's answers were spread evenly; the open last bucket gives its lower bound."""
     total = sum(counts)
     if not total:
         return None
     bounds = [0.0, *RESPONSE_BUCKETS_H]
-    middle = total / 2.0
-    running = 0
-    for i, count in enumerate(counts):
-        if count and running + count >= middle:
-            if i + 1 >= len(bounds):
-                return bounds[i]
-            low, high = bounds[i], bounds[i + 1]
-            return low + (high - low) * (middle - running) / count
-        running += count
-    return bounds[-1]
+
+    def at_rank(rank: int) -> float:
+        before = 0
+        for i, count in enumerate(counts):
+            if rank < before + count:
+                if i + 1 >= len(bounds):
+                    return bounds[i]
+                low, high = bounds[i], bounds[i + 1]
+                return low + (high - low) * (rank - before + 0.5) / count
+            before += count
+        return bounds[-1]
+
+    return (at_rank((total - 1) // 2) + at_rank(total // 2)) / 2.0
 
 
 def histogram(row: dict[str, Any]) -> list[int]:
