@@ -221,7 +221,9 @@ def _in_run(run: Run | None) -> list[ColumnElement[bool]]:
 
 def _daily_columns(session: Session) -> dict[str, ColumnElement[Any]]:
     rating = Review.rating
-    seconds = response_seconds(session)
+    # whole seconds: SQLite's julianday arithmetic puts "2 hours" at 7199.99999 s, which
+    # would land a round answer time in the bucket below
+    seconds = func.round(response_seconds(session))
     replied = or_(Review.reply_at.is_not(None), Triage.responded_at.is_not(None))
     negative = or_(rating <= 2.5, label == "negative")
     edited = exists().where(ReviewRevision.review_id == Review.id)
