@@ -29,7 +29,7 @@ from pipeline.models import Location, Review, utcnow
 RECENT_DAYS = 14
 BASELINE_DAYS = 90
 DISTANCE = 0.4  # average cosine distance inside a cluster (0.6 similarity; see incidents)
-MIN_RECENT = 3
+MIN_RECENT = 2
 MIN_BASELINE = 5  # a location without history has no "usual" to emerge from
 FACTOR = 2.0
 MIN_LIFT = 0.1
