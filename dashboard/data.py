@@ -83,8 +83,13 @@ def aspect_sentiment(filters: Filters) -> list[insights.AspectSentiment]:
 
 
 @st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
-def public_picture(filters: Filters) -> list[insights.PlatformPoint]:
-    return _read(insights.public_picture, filters)
+def public_picture(filters: Filters, granularity: str = "week") -> list[insights.PlatformPoint]:
+    return _read(insights.public_picture, filters, granularity)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def trend_options() -> queries.FilterOptions:
+    return _read(insights.trend_options)
 
 
 @st.cache_data(ttl=TRENDS_TTL, show_spinner=False)

@@ -1,5 +1,6 @@
-"""A real browser against the running dashboard: headless Chromium loads the inbox of a seeded
-database, a screenshot is taken, and review text carrying HTML and JavaScript stays inert."""
+"""A real browser against the running dashboard: headless Chromium loads the inbox and the Trends
+page of a seeded database, screenshots are taken, and review text carrying HTML and JavaScript
+stays inert."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from pipeline.db import make_engine, migrate
 from revmon.launch import streamlit_command
 from tests.seed_dashboard import XSS, seed
+from tests.test_dashboard_insights import add_insights
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -60,7 +62,8 @@ def dashboard_url(tmp_path):
     engine = make_engine(url_db)
     migrate(engine)
     with Session(engine) as session:
-        seed(session, datetime.now(UTC))
+        ids = seed(session, datetime.now(UTC))
+        add_insights(session, ids)
         session.commit()
     engine.dispose()
     port = free_port()
@@ -125,3 +128,38 @@ def test_inbox_in_a_real_browser(dashboard_url, browser, tmp_path):
     assert browser.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
     scripts = browser.find_elements(By.TAG_NAME, "script")
     assert not any("alert(1)" in (s.get_attribute("innerHTML") or "") for s in scripts)
+
+
+def test_trends_in_a_real_browser(dashboard_url, browser, tmp_path):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(1600, 4200)  # the whole page in one screenshot
+    browser.get(f"{dashboard_url}/trends")
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+
+    def charts() -> int:
+        """Charts that have drawn (Vega-Lite puts a canvas or an svg in each)."""
+        script = (
+            "return [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+            ".filter(c => c.querySelector('canvas, svg')).length"
+        )
+        return int(browser.execute_script(script))
+
+    expected = ("Trends", "Secure customers", "Recovery", "Incidents", "Emerging topics",
+                "The public picture", "Competitors side by side", "End of Trends.")  # fmt: skip
+    try:
+        WebDriverWait(browser, START_TIMEOUT).until(
+            lambda _: all(e in body() for e in expected) and charts() >= 14
+        )
+    except TimeoutException:
+        pytest.fail(f"Trends did not render; the page shows: {body()[:2000]!r}")
+    time.sleep(1)
+    shot = tmp_path / "trends.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
+    if os.environ.get("REVMON_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["REVMON_SCREENSHOT_DIR"]) / "trends.png")
+    text = body()
+    assert "Central Cafe" in text and "Rival Bistro" in text  # names, not keys
+    assert "Traceback" not in text and "Error" not in text

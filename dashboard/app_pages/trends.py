@@ -15,13 +15,14 @@ from pipeline.queries import Filters
 st.title("Trends")
 sidebar = st.sidebar
 sidebar.header("Filters")
-places = location_choices(include_competitors=False)
+data.fresh_rollups()
+options = data.trend_options()
+places = location_choices(include_competitors=False, options=options)
 locations = sidebar.multiselect("Location", list(places), format_func=places.get, key="t_loc")
-platforms = sidebar.multiselect("Platform", data.filter_options().platforms, key="t_platform")
+platforms = sidebar.multiselect("Platform", options.platforms, key="t_platform")
 granularity = sidebar.radio("Per", ["day", "week", "month"], index=1, key="t_gran", horizontal=True)
 since, until = date_range("t_dates", default_days=180)
 filters = Filters(locations=tuple(locations), platforms=tuple(platforms), since=since, until=until)
-data.fresh_rollups()
 names = data.location_names()
 
 comparison = data.compare_periods(filters)
@@ -121,7 +122,8 @@ else:
     )
 
 st.subheader("The public picture: what each platform displays")
-shown_public = trend_view.public(data.public_picture(everyone if not locations else filters))
+displayed = data.public_picture(filters if locations else everyone, granularity)
+shown_public = trend_view.public(displayed)
 if shown_public.empty:
     st.caption("No crawl has recorded a platform's own rating or count in this range yet.")
 else:

@@ -10,13 +10,15 @@ import statistics
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.insight_models import Recovery
+from pipeline.insight_models import DailyRollup, Recovery
 from pipeline.models import CrawlRun, Location
 from pipeline.queries import rollup_reads
-from pipeline.queries.filters import Filters
+from pipeline.queries.expressions import day_expr, rollups_ready
+from pipeline.queries.filters import Filters, Granularity
+from pipeline.queries.inbox import FilterOptions, filter_options
 from pipeline.queries.trends import Stats, aspect_trend, summary
 
 
@@ -43,7 +45,7 @@ class AspectSentiment:
 
 @dataclass(frozen=True)
 class PlatformPoint:
-    """What a platform itself displayed for a location on one day (the day's last crawl)."""
+    """What a platform itself displayed for a location in one period (``day``: its first day)."""
 
     day: date
     location_key: str | None
@@ -84,15 +86,26 @@ def aspect_sentiment(session: Session, filters: Filters) -> list[AspectSentiment
     return sorted(rows, key=lambda r: (-r.mentions, r.aspect))
 
 
-def public_picture(session: Session, filters: Filters) -> list[PlatformPoint]:
-    """The rating and review count each platform displayed per location and day, from the
-    crawl runs that recorded them (``crawl_runs.platform_rating`` / ``platform_total``)."""
+def public_picture(
+    session: Session, filters: Filters, granularity: Granularity = "week"
+) -> list[PlatformPoint]:
+    """The rating and review count each platform displayed per location and period (the
+    period's mean rating and highest count), from the crawl runs that recorded them
+    (``crawl_runs.platform_rating`` / ``platform_total``); one SQL aggregate."""
     when = func.coalesce(CrawlRun.finished_at, CrawlRun.started_at)
+    period = rollup_reads.period_of(session, day_expr(session, when), granularity)
     query = (
-        select(CrawlRun, Location.name, Location.is_competitor)
+        select(
+            period,
+            CrawlRun.location_key,
+            CrawlRun.platform,
+            func.avg(CrawlRun.platform_rating),
+            func.max(CrawlRun.platform_total),
+        )
         .outerjoin(Location, Location.key == CrawlRun.location_key)
-        .where((CrawlRun.platform_rating.is_not(None)) | (CrawlRun.platform_total.is_not(None)))
-        .order_by(when)
+        .where(or_(CrawlRun.platform_rating.is_not(None), CrawlRun.platform_total.is_not(None)))
+        .group_by(period, CrawlRun.location_key, CrawlRun.platform)
+        .order_by(period, CrawlRun.location_key, CrawlRun.platform)
     )
     if filters.since is not None:
         query = query.where(when >= filters.since)
@@ -100,25 +113,22 @@ def public_picture(session: Session, filters: Filters) -> list[PlatformPoint]:
         query = query.where(when < filters.until)
     if filters.locations:
         query = query.where(CrawlRun.location_key.in_(filters.locations))
+    elif not filters.include_competitors:
+        query = query.where(or_(Location.id.is_(None), Location.is_competitor.is_(False)))
     if filters.platforms:
         query = query.where(CrawlRun.platform.in_(filters.platforms))
-    latest: dict[tuple[date, str | None, str], PlatformPoint] = {}
-    for run, name, competitor in session.execute(query):
-        if competitor and not (filters.include_competitors or filters.locations):
-            continue
-        stamp = (run.finished_at or run.started_at).astimezone(UTC)
-        key = (stamp.date(), run.location_key, run.platform)
-        before = latest.get(key)
-        latest[key] = PlatformPoint(
-            stamp.date(), run.location_key, name or run.location_key, run.platform,
-            run.platform_rating if run.platform_rating is not None else _keep(before, "rating"),
-            run.platform_total if run.platform_total is not None else _keep(before, "total"),
+    names = location_names(session)
+    return [
+        PlatformPoint(
+            date.fromisoformat(str(day)),
+            key,
+            names.get(key or "", key),
+            platform,
+            None if rating is None else round(float(rating), 2),
+            None if total is None else int(total),
         )  # fmt: skip
-    return sorted(latest.values(), key=lambda p: (p.day, p.location_key or "", p.platform))
-
-
-def _keep(point: PlatformPoint | None, field: str) -> float | int | None:
-    return getattr(point, field) if point is not None else None
+        for day, key, platform, rating, total in session.execute(query)
+    ]
 
 
 def compare_periods(session: Session, filters: Filters, now: datetime | None = None) -> Comparison:
@@ -132,6 +142,19 @@ def compare_periods(session: Session, filters: Filters, now: datetime | None = N
     current = summary(session, replace(filters, since=since, until=until))
     previous = summary(session, replace(filters, since=since - span, until=since))
     return Comparison(current, previous, since, until)
+
+
+def trend_options(session: Session) -> FilterOptions:
+    """The Trends filters' choices from the rollups and ``locations``: the inbox's
+    ``filter_options`` scans the reviews for distinct values, which a million rows make slow."""
+    if not rollups_ready(session):
+        return filter_options(session)
+    known = list(session.scalars(select(Location).order_by(Location.name)))
+    keys = set(session.scalars(select(DailyRollup.location_key).distinct())) - {""}
+    locations = [(loc.key, loc.name, loc.is_competitor) for loc in known]
+    locations += [(k, k, False) for k in sorted(keys - {loc.key for loc in known})]
+    platforms = sorted(session.scalars(select(DailyRollup.platform).distinct()))
+    return FilterOptions(locations=locations, platforms=platforms, languages=[], assignees=[])
 
 
 def location_names(session: Session) -> dict[str, str]:
