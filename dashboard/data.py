@@ -38,7 +38,9 @@ def _runtime(database_url: str | None, config: str | None) -> Runtime:
 
 
 def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with runtime().sessions() as session:
+    current = runtime()
+    with current.sessions() as session:
+        session.info["trends_source"] = current.settings.trends_source
         return function(session, *args, **kwargs)
 
 

@@ -13,6 +13,17 @@ from pipeline.queries import Stats
 from pipeline.queries.insights import AspectSentiment, PlatformPoint
 
 NO_LOCATION = "(no location)"
+# the Over time chart's choices: label -> (frame column, chart kind)
+OVER_TIME = {
+    "Volume": ("reviews", "bar"),
+    "Average rating": ("avg rating", "line"),
+    "Share negative (%)": ("negative %", "line"),
+    "Review NPS": ("NPS", "line"),
+    "Secure customers (%)": ("SCI %", "line"),
+    "Response rate (%)": ("response rate %", "line"),
+    "Median response (h)": ("median response h", "bar"),
+}
+COMPARED = ("avg rating", "negative %", "NPS", "response rate %")
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ def frame(rows: list[Stats], key_name: str, names: dict[str, str] | None = None)
             "NPS band": [r.nps_band for r in rows],
             "response rate %": [_pct(r.response_rate) for r in rows],
             "median response h": [_round(r.median_response_hours, 1) for r in rows],
+            "SCI %": [_pct(r.sci_share) for r in rows],
         }
     )
 
@@ -177,16 +189,28 @@ def aspects(rows: list[AspectSentiment]) -> pd.DataFrame:
     )
 
 
-def public(points: list[PlatformPoint]) -> pd.DataFrame:
-    """The platforms' own displayed rating and count, one line per location and platform."""
+def public_table(points: list[PlatformPoint]) -> pd.DataFrame:
+    """One row per location and platform: the latest displayed rating and count, and their
+    course over the range as sparklines (a table draws 72 series faster than a chart)."""
+    series: dict[tuple[str, str], list[PlatformPoint]] = {}
+    for point in sorted(points, key=lambda p: p.day):
+        series.setdefault((point.location_name or NO_LOCATION, point.platform), []).append(point)
+    rows = sorted(series.items())
     return pd.DataFrame(
         {
-            "day": [p.day.isoformat() for p in points],
-            "source": [f"{p.location_name or NO_LOCATION} · {p.platform}" for p in points],
-            "rating shown": [_round(p.rating, 2) for p in points],
-            "reviews shown": [p.total for p in points],
+            "location": [key[0] for key, _ in rows],
+            "platform": [key[1] for key, _ in rows],
+            "rating shown": [_last(p, "rating") for _, p in rows],
+            "rating over time": [[x.rating for x in p if x.rating is not None] for _, p in rows],
+            "reviews shown": [_last(p, "total") for _, p in rows],
+            "count over time": [[x.total for x in p if x.total is not None] for _, p in rows],
         }
     )
+
+
+def _last(points: list[PlatformPoint], field: str) -> float | int | None:
+    values = [getattr(p, field) for p in points if getattr(p, field) is not None]
+    return values[-1] if values else None
 
 
 def side_by_side(rows: list[Stats], names: dict[str, str]) -> pd.DataFrame:

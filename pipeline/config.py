@@ -353,6 +353,9 @@ class Settings(BaseSettings):
     # fp32; model card), fp32 elsewhere
     sentiment_precision: SentimentPrecision = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # where the dashboard reads Trends: the daily rollups, or the raw tables (slow at scale;
+    # for checking the rollups and for bench/trends_browser.py's baseline)
+    trends_source: Literal["rollups", "raw"] = "rollups"
     locations: list[LocationConfig] = Field(default_factory=list)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -147,7 +147,7 @@ def test_trends_loyalty_incidents_topics_and_the_public_picture(db):
     assert list(topics["words"]) == ["terminal · karta"]
     assert list(topics["recent %"]) == [30.0] and list(topics["usual %"]) == [2.0]
     charts = [e for e in elements(at) if getattr(e, "type", None) == "vega_lite_chart"]
-    assert len(charts) == 14  # six over time, two aspect, two public, four side by side
+    assert len(charts) == 3  # over time, aspects, competitors: one chart each, with a chooser
     side = table_with(at, "NPS band")
     assert "Rival Bistro" in list(side["location"])
     assert "Recovery: 1 of 2 answered negative reviews came round (median 12.0 h" in " ".join(
@@ -210,3 +210,23 @@ def test_kpi_changes_and_colours():
     assert (median.delta, median.delta_color) == ("-2.5 h", "inverse")
     assert (row["Secure customers"].value, row["Secure customers"].delta) == ("30%", "+30 pts")
     assert row["Recovery"].value == "50%" and row["Recovery"].delta is None  # none before
+
+
+def test_trends_from_the_raw_tables_when_asked(db, monkeypatch):
+    monkeypatch.setenv("REVMON_TRENDS_SOURCE", "raw")
+    at = run("trends")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Reviews"] == "8" and metrics["Secure customers"] == "12%"
+    assert metrics["Recovery"] == "—"  # recovery is read from the rollups only
+
+
+def test_the_chart_choosers(db):
+    at = run("trends")
+    for key, value in (("t_metric", "Review NPS"), ("t_metric", "Secure customers (%)"),
+                       ("t_compare", "NPS")):  # fmt: skip
+        at.button_group(key=key).set_value(value).run()
+        assert not at.exception
+    public = table_with(at, "rating over time")
+    row = public.set_index(["location", "platform"]).loc[("Central Cafe", "google")]
+    assert row["rating shown"] == 3.9 and row["reviews shown"] == 10  # the newest crawl
+    assert list(row["rating over time"]) == [4.1, 3.9]

@@ -269,3 +269,12 @@ def test_triage_marks_count_as_answers(session):
     triaged = session.scalars(select(Triage).where(Triage.responded_at.is_not(None))).all()
     assert triaged  # y1 in the seed
     assert summary(session, Filters()).replied_negative >= 1
+
+
+def test_a_session_can_ask_for_the_raw_tables(session):
+    seed(session)
+    refresh_rollups(session)
+    assert answerable(session, Filters())
+    session.info["trends_source"] = "raw"
+    assert not answerable(session, Filters())
+    assert summary(session, Filters()).replied_negative is None  # the raw side has no recovery

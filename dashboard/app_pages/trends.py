@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, trend_view
-from dashboard.components import date_range, location_choices, md_escape, when
+from dashboard.components import date_range, location_choices, when
 from pipeline.queries import Filters
 
 st.title("Trends")
@@ -38,35 +38,24 @@ series = trend_view.frame(data.trend(filters, granularity), "period")
 if series.empty:
     st.info("No reviews in this range.")
     st.stop()
-left, right = st.columns(2)
-left.subheader("Volume")
-left.bar_chart(series, x="period", y="reviews", height=220)
-right.subheader("Average rating")
-right.line_chart(series, x="period", y="avg rating", height=220)
-left.subheader("Share negative (%)")
-left.line_chart(series, x="period", y="negative %", height=220)
-right.subheader("Review NPS")
-right.line_chart(series, x="period", y="NPS", height=220)
-left.subheader("Response rate (%)")
-left.line_chart(series, x="period", y="response rate %", height=220)
-right.subheader("Median response time (h)")
-right.bar_chart(series, x="period", y="median response h", height=220)
+# One chart per section with a chooser: each chart costs the browser a Vega render, and the
+# whole page must draw fast (bench/trends_browser.py).
+st.subheader("Over time")
+picked = st.segmented_control(
+    "Figure", list(trend_view.OVER_TIME), default="Volume", key="t_metric",
+    label_visibility="collapsed",
+) or "Volume"  # fmt: skip
+column, kind = trend_view.OVER_TIME[picked]
+chart = st.bar_chart if kind == "bar" else st.line_chart
+chart(series, x="period", y=column, height=260)
 
 st.subheader("Aspects: praise and complaints")
 aspects = trend_view.aspects(data.aspect_sentiment(filters))
 if aspects.empty:
     st.caption("No aspects found in this range.")
 else:
-    left, right = st.columns(2)
-    left.bar_chart(aspects, x="aspect", y=["praised", "criticised"], color=["#2e7d32", "#c62828"],
-                   stack=False, height=260)  # fmt: skip
-    timeline = pd.DataFrame(
-        [vars(a) for a in data.aspect_trend(filters, granularity)],
-        columns=["period", "aspect", "mentions", "negative", "praised", "criticised"],
-    )
-    timeline["period"] = timeline["period"].astype(str)
-    pivot = timeline.pivot_table(index="period", columns="aspect", values="mentions", fill_value=0)
-    right.bar_chart(pivot, y_label="mentions", height=260)
+    st.bar_chart(aspects, x="aspect", y=["praised", "criticised"], color=["#2e7d32", "#c62828"],
+                 stack=False, horizontal=True, height=240)  # fmt: skip
     st.caption("Praised / criticised: the sentences about the aspect were positive / negative.")
 
 st.subheader("Loyalty per location: NPS, Secure Customer Index, recovery")
@@ -123,23 +112,27 @@ else:
 
 st.subheader("The public picture: what each platform displays")
 displayed = data.public_picture(filters if locations else everyone, granularity)
-shown_public = trend_view.public(displayed)
-if shown_public.empty:
+if not displayed:
     st.caption("No crawl has recorded a platform's own rating or count in this range yet.")
 else:
-    left, right = st.columns(2)
-    left.line_chart(shown_public, x="day", y="rating shown", color="source", height=240)
-    right.line_chart(shown_public, x="day", y="reviews shown", color="source", height=240)
+    st.dataframe(
+        trend_view.public_table(displayed),
+        hide_index=True,
+        column_config={
+            "rating over time": st.column_config.LineChartColumn(y_min=1, y_max=5),
+            "count over time": st.column_config.LineChartColumn(),
+        },
+    )
 
 st.subheader("Competitors side by side")
 table = trend_view.side_by_side(side, names)
 if not any(row.is_competitor for row in side):
     st.caption("No competitor locations configured (set is_competitor = true in revmon.toml).")
-columns = st.columns(4)
-for column, figure in zip(columns, ("avg rating", "negative %", "NPS", "response rate %"),
-                          strict=True):  # fmt: skip
-    column.caption(md_escape(figure))
-    column.bar_chart(table, x="location", y=figure, color="kind", height=220)
+figure = st.segmented_control(
+    "Compare", list(trend_view.COMPARED), default="avg rating", key="t_compare",
+    label_visibility="collapsed",
+) or "avg rating"  # fmt: skip
+st.bar_chart(table, x="location", y=figure, color="kind", height=240)
 st.dataframe(table.drop(columns=["kind"]), hide_index=True)
 
 st.subheader("Per location")

@@ -3,7 +3,9 @@
 
 Only filters the rollups are keyed by can be answered here: locations, platforms, whole UTC
 days and competitors; :func:`answerable` says so, and the callers fall back to the raw tables
-otherwise (a language or text search, say). Medians of response time come from the rollup's
+otherwise (a language or text search, say), or when the session says
+``session.info["trends_source"] == "raw"`` (``REVMON_TRENDS_SOURCE=raw``: to check the rollups
+against the raw tables, or to time the difference). Medians of response time come from the rollup's
 histogram, interpolated inside the bucket that holds the middle answer.
 """
 
@@ -36,6 +38,8 @@ SUMMED = (
 
 def answerable(session: Session, filters: Filters) -> bool:
     """Whether the rollups hold the answer for these filters (and have been built)."""
+    if session.info.get("trends_source") == "raw":
+        return False
     narrowing = (filters.languages, filters.labels, filters.aspects, filters.statuses,
                  filters.assignees, filters.search)  # fmt: skip
     if any(narrowing) or filters.min_rating is not None or filters.max_rating is not None:
