@@ -141,8 +141,10 @@ def main() -> None:
         print(f"{source:14} {fresh:14.2f} {cached:13.2f}")
     fresh, raw_fresh = results["rollups"][0], results["raw"][0]
     verdict = "under" if fresh < 1.5 else "OVER"
-    print(f"raw / rollups, fresh start: {raw_fresh / fresh:.1f}x; "
-          f"the whole page from a fresh start: {fresh:.2f} s ({verdict} the 1.5 s goal)")
+    print(
+        f"raw / rollups, fresh start: {raw_fresh / fresh:.1f}x; "
+        f"the whole page from a fresh start: {fresh:.2f} s ({verdict} the 1.5 s goal)"
+    )
 
 
 if __name__ == "__main__":
