@@ -21,6 +21,9 @@ def report_insights(
     location: Annotated[str | None, typer.Option(help="one location key; all by default")] = None,
     days: Annotated[int, typer.Option(min=1, help="the last N days, up to today")] = 90,
     format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.json,  # noqa: A002
+    rebuild: Annotated[
+        bool, typer.Option(help="rebuild the rollups from the raw tables first (after erase)")
+    ] = False,
 ) -> None:
     """Recovery, SCI, NPS, incidents, emerging topics and aspects, as JSON or CSV."""
     from pipeline.insight_report import build, write_csv, write_json
@@ -29,6 +32,10 @@ def report_insights(
     runtime = runtime_or_exit()
     try:
         with runtime.sessions.begin() as session:
+            if rebuild:
+                from pipeline.rollups import refresh_rollups
+
+                refresh_rollups(session, full=True)
             report = build(session, location=location, days=days)
     except LookupError as exc:
         typer.secho(f"revmon: {exc}", err=True, fg="red")

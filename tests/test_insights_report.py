@@ -146,3 +146,24 @@ def test_cli_refuses_an_unknown_location_and_a_bad_format(cli_db):
     assert result.exit_code == 2
     result = CliRunner().invoke(app, ["report", "insights", "--days", "0"])
     assert result.exit_code == 2
+
+
+def test_rebuild_sees_deleted_reviews(cli_db):
+    import os
+
+    from sqlalchemy import delete, update
+
+    from revmon.cli import app
+
+    engine = make_engine(os.environ["REVMON_DATABASE_URL"])
+    with session_factory(engine).begin() as session:  # scored and triaged days ago
+        session.execute(update(Sentiment).values(scored_at=NOW - timedelta(days=3)))
+        session.execute(update(Triage).values(updated_at=NOW - timedelta(days=3)))
+    first = json.loads(CliRunner().invoke(app, ["report", "insights", "--days", "30"]).stdout)
+    with session_factory(engine).begin() as session:
+        session.execute(delete(Review).where(Review.external_id == "k7"))  # an erased author
+    engine.dispose()
+    stale = json.loads(CliRunner().invoke(app, ["report", "insights", "--days", "30"]).stdout)
+    assert stale["recovery"]["replied"] == first["recovery"]["replied"] == 3
+    result = CliRunner().invoke(app, ["report", "insights", "--days", "30", "--rebuild"])
+    assert json.loads(result.stdout)["recovery"]["replied"] == 2
