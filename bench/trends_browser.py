@@ -8,8 +8,8 @@ starts a fresh ``revmon dashboard`` process and a fresh browser, and times from 
 ``/trends`` until the last section is on screen, every chart has drawn and Streamlit has
 stopped running the script ("fresh start"), noting when Streamlit's frame (the sidebar) first
 shows ("frame": what any page of the app costs here before its own content); then reloads the
-page in the same browser ("from cache"). Each figure is the median of ``--runs`` fresh starts. Needs Debian's
-``chromium`` and ``chromium-driver``.
+page in the same browser ("from cache"). Each figure is the median of ``--runs`` fresh
+starts. Needs Debian's ``chromium`` and ``chromium-driver``.
 """
 
 from __future__ import annotations
