@@ -307,7 +307,7 @@ def test_trends_page(db):
     tables = {tuple(d.value.columns): d.value for d in at.dataframe}
     per_location = next(
         t for cols, t in tables.items()
-        if cols[0] == "location" and "competitor" not in cols and len(t) == 2
+        if cols[:2] == ("location", "reviews") and "competitor" not in cols and len(t) == 2
     )  # fmt: skip
     assert list(per_location["location"]) == ["Central Cafe", "Riverside Cafe"]
     assert list(per_location["reviews"]) == [5, 2]
