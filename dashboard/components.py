@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from dashboard import data
+from pipeline import queries
 from pipeline.models import TRIAGE_STATUSES
 from pipeline.queries import AWAITING, Filters, as_utc
 
@@ -55,9 +56,11 @@ def due_text(due_at: datetime | None, overdue: bool, now: datetime | None = None
     return f"overdue by {span}" if overdue else f"due in {span}"
 
 
-def location_choices(include_competitors: bool) -> dict[str, str]:
+def location_choices(
+    include_competitors: bool, options: queries.FilterOptions | None = None
+) -> dict[str, str]:
     """key -> shown name, competitors marked."""
-    options = data.filter_options()
+    options = options or data.filter_options()
     return {
         key: f"{name} (competitor)" if competitor else name
         for key, name, competitor in options.locations

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from pipeline import queries
 from pipeline.config import UserConfig
 from pipeline.db import read_only
-from pipeline.queries import Filters
+from pipeline.incidents import IncidentView
+from pipeline.queries import Filters, insights
 from revmon.runtime import Runtime, build_runtime
 
 INBOX_TTL = 30
 TRENDS_TTL = 300
+REFRESH_TTL = 60  # the rollups are brought up to date at most once a minute per process
 
 
 def runtime() -> Runtime:
@@ -38,7 +40,9 @@ def _runtime(database_url: str | None, config: str | None) -> Runtime:
 
 
 def _read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    with read_only(runtime().sessions)() as session:  # never queues behind a crawl's writes
+    current = runtime()
+    with read_only(current.sessions)() as session:  # never queues behind a crawl's writes
+        session.info["trends_source"] = current.settings.trends_source
         return function(session, *args, **kwargs)
 
 
@@ -55,6 +59,108 @@ def inbox_item(review_id: int) -> queries.InboxItem | None:
 @st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
 def filter_options() -> queries.FilterOptions:
     return _read(queries.filter_options)
+
+
+@st.cache_data(ttl=REFRESH_TTL, show_spinner=False)
+def fresh_rollups() -> str:
+    """Bring the rollups up to date before Trends reads them (what changed since the last
+    refresh only; the service and ``revmon score`` refresh them too)."""
+    from pipeline.rollups import refresh_rollups
+
+    with runtime().sessions.begin() as session:
+        return str(refresh_rollups(session))
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def compare_periods(filters: Filters) -> insights.Comparison:
+    return _read(insights.compare_periods, filters)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def recovery(filters: Filters) -> insights.RecoveryFigures:
+    return _read(insights.recovery, filters)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def aspect_sentiment(filters: Filters) -> list[insights.AspectSentiment]:
+    return _read(insights.aspect_sentiment, filters)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def public_picture(filters: Filters, granularity: str = "week") -> list[insights.PlatformPoint]:
+    return _read(insights.public_picture, filters, granularity)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def trend_options() -> queries.FilterOptions:
+    return _read(insights.trend_options)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def location_names() -> dict[str, str]:
+    return _read(insights.location_names)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def incidents(since: datetime, location: str | None = None) -> list[IncidentRow]:
+    from pipeline.incidents import recent_incidents
+
+    def rows(session: Session) -> list[IncidentRow]:
+        return [
+            IncidentRow(
+                i.id,
+                i.size,
+                list(i.platforms),
+                list(i.locations),
+                list(i.aspects),
+                i.first_seen,
+                i.last_seen,
+            )  # fmt: skip
+            for i in recent_incidents(session, since, location)
+        ]
+
+    return _read(rows)
+
+
+@st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
+def emerging_topics(location: str | None = None) -> list[TopicRow]:
+    from pipeline.topics import topics_for
+
+    def rows(session: Session) -> list[TopicRow]:
+        return [
+            TopicRow(
+                t.location_key,
+                list(t.words),
+                dict(t.labels),
+                t.recent_reviews,
+                t.recent_share,
+                t.baseline_share,
+            )  # fmt: skip
+            for t in topics_for(session, location)
+        ]
+
+    return _read(rows)
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: int
+    size: int
+    platforms: list[str]
+    locations: list[str]
+    aspects: list[str]
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    location_key: str
+    words: list[str]
+    labels: dict[str, list[str]]
+    recent_reviews: int
+    recent_share: float
+    baseline_share: float
 
 
 @st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
@@ -75,6 +181,13 @@ def aspect_trend(filters: Filters, granularity: str) -> list[queries.AspectCount
 @st.cache_data(ttl=TRENDS_TTL, show_spinner=False)
 def breakdown(filters: Filters, by: str) -> list[queries.Stats]:
     return _read(queries.breakdown, filters, by)
+
+
+@st.cache_data(ttl=INBOX_TTL, show_spinner=False)
+def incident_of(review_id: int) -> IncidentView | None:
+    from pipeline.incidents import incident_of as read
+
+    return _read(read, review_id)
 
 
 @st.cache_data(ttl=INBOX_TTL, show_spinner=False)
@@ -171,6 +284,17 @@ def supports_reply(platform: str) -> bool:
     except ImportError:
         return False
     return bool(supported(platform))
+
+
+def offer_to_siblings(review_id: int, text: str, actor: str) -> Outcome:
+    """Keep this answer on the review's incident: each sibling's reply draft starts from it."""
+    from pipeline.incidents import remember_answer
+
+    def _offer(session: Session) -> str:
+        siblings = remember_answer(session, review_id, text, actor)
+        return f"The answer is now the draft for the {siblings} other reviews of the incident."
+
+    return act(_offer)
 
 
 def post_reply(review_id: int, text: str, actor: str) -> Outcome:

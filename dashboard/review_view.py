@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, incident_view
 from dashboard.components import LABELS, due_text, md_escape, safe_url, stars, when
 from dashboard.login import CurrentUser
 from dashboard.templates import LANGUAGES, draft_reply, template_language
@@ -26,7 +26,8 @@ def headline(item: InboxItem) -> str:
         due_text(item.due_at, item.overdue),
     ]
     badge = ":red-badge[OVERDUE] " if item.overdue else ""
-    return badge + " · ".join(md_escape(part) for part in parts)
+    badge += ":orange-badge[CHECK] " if item.needs_check else ""
+    return badge + incident_view.badge(item) + " · ".join(md_escape(part) for part in parts)
 
 
 def card(item: InboxItem) -> None:
@@ -60,6 +61,7 @@ def detail(item: InboxItem, user: CurrentUser) -> None:
     if url:
         st.link_button(f"Open on {item.platform}", url)
     _facts(item)
+    incident_view.panel(item)
     if not user.may("responder"):
         st.info("Your role is viewer: you can read but not act.")
         return
@@ -166,7 +168,7 @@ def _reply_action(item: InboxItem, user: CurrentUser) -> None:
         "Mention aspects", list(item.aspects), default=list(item.aspects), key=f"reply-asp-{rid}"
     )
     negative = item.label != "positive"
-    draft = draft_reply(
+    draft = incident_view.draft(item) or draft_reply(
         lang, aspects, negative=negative, author=item.author, place=item.location_name
     )
     text = st.text_area(
@@ -175,6 +177,7 @@ def _reply_action(item: InboxItem, user: CurrentUser) -> None:
         height=150,
         key=f"reply-{rid}-{lang}-{'-'.join(aspects)}",
     )
+    incident_view.offer(item, text, user.username)
     if data.supports_reply(item.platform):
         if st.button(f"Post reply on {item.platform}", key=f"post-{rid}", type="primary"):
             _flash(data.post_reply(rid, text, user.username), rid)

@@ -1,11 +1,13 @@
 """Alert rules -> outbox rows, and what each alert says. Delivery lives in ``pipeline.outbox``.
 
-Three kinds of rules (``[alerts]`` in revmon.toml):
+Five kinds of rules (``[alerts]`` in revmon.toml):
 - review rules: negative, mixed, rating <= N, urgency >= N, keywords, overdue (its SLA deadline
   passed unanswered); every condition given must hold; reviews older than ``max_age_hours`` stay
   quiet, so the first crawl of a 5-year-old listing does not page anyone;
 - spikes: a location's share of negatives in the last window well above its usual share;
-- digests: one summary a day per recipient channel, after a local hour.
+- digests: one summary a day per recipient channel, after a local hour;
+- incidents: one incident (``pipeline.incidents``) grows past N reviews in M hours;
+- topics: a topic emerges at a location (``pipeline.topics``).
 
 Queuing is idempotent: rows are inserted with ``ON CONFLICT DO NOTHING`` against the outbox's
 unique keys, so re-running a pass (or two processes running one) never queues a message twice.
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.alert_summaries import digest_payload, render_digest, render_spike, spike_payloads
 from pipeline.config import AlertRule, Settings
+from pipeline.insight_alerts import incident_payloads, render_incident, render_topic, topic_payloads
 from pipeline.models import Alert, Location, Review, Sentiment, Triage
 from pipeline.notifiers import Message, build_notifiers
 from pipeline.outbox import DeliveryReport, deliver_pending
@@ -39,6 +42,7 @@ def run_alerts_once(settings: Settings, sessions: sessionmaker[Session]) -> Deli
     deliver what is due. Channels are built first, so a missing secret stops it before work."""
     notifiers = build_notifiers(settings.alerts)
     try:
+        _refresh_insights(sessions)
         with sessions.begin() as session:
             triaged = enqueue_new(session, settings)
             escalated = escalate_overdue(session)
@@ -49,6 +53,14 @@ def run_alerts_once(settings: Settings, sessions: sessionmaker[Session]) -> Deli
             notifier.close()
     report.triaged, report.escalated, report.queued = triaged, escalated, queued
     return report
+
+
+def _refresh_insights(sessions: sessionmaker[Session]) -> None:
+    """Rollups, incidents and topics current before the rules read them (after the last
+    crawl and scoring); a failure is logged there and never stops the alerts."""
+    from pipeline.insight_refresh import refresh_insights
+
+    refresh_insights(sessions)
 
 
 def queue_alerts(session: Session, settings: Settings, now: datetime | None = None) -> int:
@@ -66,6 +78,14 @@ def queue_alerts(session: Session, settings: Settings, now: datetime | None = No
         for payload in spike_payloads(session, spike, settings, now):
             key = f"spike:{payload['location']}:{now:%Y-%m-%d}"
             rows += [_row(spike.name, c, key, payload, now) for c in spike.channels]
+    for incident_rule in config.incidents:
+        for payload in incident_payloads(session, incident_rule, settings, now):
+            key = f"incident:{payload['incident_id']}"
+            rows += [_row(incident_rule.name, c, key, payload, now) for c in incident_rule.channels]
+    for topic_rule in config.topics:
+        for payload in topic_payloads(session, topic_rule, settings):
+            key = f"topic:{payload['key']}"
+            rows += [_row(topic_rule.name, c, key, payload, now) for c in topic_rule.channels]
     for digest in config.digests:
         local = now.astimezone(ZoneInfo(digest.timezone))
         key = f"digest:{local:%Y-%m-%d}"
@@ -126,6 +146,10 @@ def render_alert(alert: Alert) -> Message:
         subject, text = render_spike(payload)
     elif kind == "digest":
         subject, text = render_digest(payload)
+    elif kind == "incident":
+        subject, text = render_incident(payload)
+    elif kind == "topic":
+        subject, text = render_topic(payload)
     else:
         subject, text = _render_review(payload)
     data = {"rule": alert.rule, "channel": alert.channel, **payload}

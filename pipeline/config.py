@@ -258,6 +258,29 @@ class SpikeRule(BaseModel):
     min_negatives: int = Field(default=3, ge=1)
 
 
+class IncidentRule(BaseModel):
+    """An incident (the same complaint across platforms and places) that grows past
+    ``min_reviews`` reviews published within ``within_hours``; fires once per incident."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=NAME, max_length=64)
+    channels: list[str] = Field(min_length=1)
+    min_reviews: int = Field(default=3, ge=2)
+    within_hours: float = Field(default=24, gt=0)
+    locations: list[str] = Field(default_factory=list, description="empty: all own locations")
+
+
+class TopicRule(BaseModel):
+    """A newly emerging topic at a location (its share of recent reviews well above its usual
+    share); fires once per topic."""
+
+    model_config = {"extra": "forbid"}
+    name: str = Field(pattern=NAME, max_length=64)
+    channels: list[str] = Field(min_length=1)
+    min_reviews: int = Field(default=3, ge=1, description="recent reviews in the topic")
+    locations: list[str] = Field(default_factory=list, description="empty: all own locations")
+
+
 class DigestConfig(BaseModel):
     """A daily summary for one recipient (a channel), sent once a day after ``hour``."""
 
@@ -291,11 +314,13 @@ class AlertsConfig(BaseModel):
     rules: list[AlertRule] = Field(default_factory=list)
     spikes: list[SpikeRule] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
+    incidents: list[IncidentRule] = Field(default_factory=list)
+    topics: list[TopicRule] = Field(default_factory=list)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
     @model_validator(mode="after")
     def _references(self) -> AlertsConfig:
-        named = [*self.rules, *self.spikes, *self.digests]
+        named = [*self.rules, *self.spikes, *self.digests, *self.incidents, *self.topics]
         names = [r.name for r in named]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
@@ -387,6 +412,9 @@ class Settings(BaseSettings):
     # fp32; model card), fp32 elsewhere
     sentiment_precision: SentimentPrecision = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # where the dashboard reads Trends: the daily rollups, or the raw tables (slow at scale;
+    # for checking the rollups and for bench/trends_browser.py's baseline)
+    trends_source: Literal["rollups", "raw"] = "rollups"
     locations: list[LocationConfig] = Field(default_factory=list)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

@@ -77,6 +77,8 @@ class Review(Base):
         Index("ix_reviews_location_published", "location_key", "published_at"),
         Index("ix_reviews_platform_published", "platform", "published_at"),
         Index("ix_reviews_platform_identity", "platform", "identity_key"),
+        Index("ix_reviews_first_seen", "first_seen"),
+        Index("ix_reviews_changed_at", "changed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +150,9 @@ class ReviewRevision(Base):
     reply_text: Mapped[str | None] = mapped_column(Text)
     reply_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
+    text_label: Mapped[str | None] = mapped_column(
+        String(16), doc="the model's reading of this version's text, kept when it was replaced"
+    )
     seen_from: Mapped[datetime] = mapped_column(doc="first time this version was seen")
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -158,7 +163,11 @@ class Sentiment(Base):
     """The classifier's view of a review's current text; re-scored when text or model change."""
 
     __tablename__ = "sentiment"
-    __table_args__ = (Index("ix_sentiment_label_urgency", "label", "urgency"),)
+    __table_args__ = (
+        Index("ix_sentiment_label_urgency", "label", "urgency"),
+        Index("ix_sentiment_scored_at", "scored_at"),
+        Index("ix_sentiment_corrected_at", "corrected_at"),
+    )
 
     review_id: Mapped[int] = mapped_column(
         ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
@@ -170,6 +179,15 @@ class Sentiment(Base):
     aspects: Mapped[list[Any]] = mapped_column(default=list)
     signals: Mapped[list[Any]] = mapped_column(default=list)
     urgency: Mapped[int] = mapped_column(Integer, default=0)
+    aspect_polarity: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, doc="aspect -> 1 praised, -1 criticised, 0 neutral (its sentences)"
+    )
+    needs_check: Mapped[bool] = mapped_column(
+        default=False, doc="not called negative, but uncertain enough for a person to check"
+    )
+    sci_satisfied: Mapped[int] = mapped_column(Integer, default=0, doc="+1 shown, -1 negated")
+    sci_return: Mapped[int] = mapped_column(Integer, default=0)
+    sci_recommend: Mapped[int] = mapped_column(Integer, default=0)
     model_id: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64), doc="the review version that was scored")
@@ -185,7 +203,10 @@ class Triage(Base):
     """A review's place in the response queue."""
 
     __tablename__ = "triage"
-    __table_args__ = (Index("ix_triage_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_triage_status_due", "status", "due_at"),
+        Index("ix_triage_updated_at", "updated_at"),
+    )
 
     review_id: Mapped[int] = mapped_column(
         ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
@@ -339,3 +360,8 @@ class UserCredential(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     replaces: Mapped[str] = mapped_column(String(64), doc="sha256 of the configured hash")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Derived tables (embeddings, rollups, incidents, topics) live in their own module; importing it
+# here registers them on Base.metadata wherever the models are loaded.
+from pipeline import insight_models as _insight_models  # noqa: E402, F401

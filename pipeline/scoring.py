@@ -7,6 +7,11 @@ so an interrupted run resumes where it stopped. Several processes may score at o
 checked to be still pending inside the transaction that stores their scores, so a review is
 scored by one process only. A person's corrected label is kept across
 re-scoring: it is what the dashboard shows and what retraining learns from.
+
+Embeddings are stored as they are computed (``pipeline.embeddings``) and reused while the text
+and the encoder stay the same: a new head, or a changed rating or reply, re-scores from them
+without running the encoder. When an edit replaces a scored version, that version's text label
+is kept on its revision, so recovery can tell whether the text turned non-negative.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from pipeline import embeddings
 from pipeline.db import read_only
-from pipeline.models import Review, Sentiment, utcnow
+from pipeline.models import Review, ReviewRevision, Sentiment, utcnow
 
 if TYPE_CHECKING:
-    from sentiment import Analysis, SentimentClassifier
+    from sentiment import Analysis, SentimentClassifier, Vectors
 
 LABELS = ("negative", "neutral", "positive")
 CHUNK = 512
@@ -84,11 +90,12 @@ def score_pending(
     and the chunk is written in one short transaction that re-checks what is still pending; a
     review edited meanwhile keeps its old score and is pending again."""
     result = ScoreResult()
+    encoder = getattr(classifier, "encoder_version", None)  # duck-typed models may lack it
     for ids in _pending_chunks(sessions, classifier, chunk):
         if _dialect(sessions) == "postgresql":
-            _score_locked(sessions, ids, classifier, batch_size, result)
+            _score_locked(sessions, ids, classifier, batch_size, encoder, result)
         else:
-            _score_then_write(sessions, ids, classifier, batch_size, result)
+            _score_then_write(sessions, ids, classifier, batch_size, encoder, result)
         if on_progress:
             on_progress(len(ids))
     return result
@@ -99,14 +106,18 @@ def _score_locked(
     ids: list[int],
     classifier: SentimentClassifier,
     batch_size: int,
+    encoder: str | None,
     result: ScoreResult,
 ) -> None:
+    """PostgreSQL: take the chunk (SKIP LOCKED), score and store it in one transaction."""
     with sessions.begin() as session:
         reviews = _take_pending(session, ids, classifier)
-        for review, analysis in zip(
-            reviews, _analyze(classifier, reviews, batch_size), strict=True
-        ):
+        stored = embeddings.load(session, [r.id for r in reviews], encoder) if encoder else {}
+        texts, analyses = _analyze(classifier, reviews, stored, batch_size)
+        _remember_replaced_labels(session, reviews)
+        for review, text, analysis in zip(reviews, texts, analyses, strict=True):
             _store(session, review, analysis, classifier)
+            _store_vectors(session, stored, review.id, encoder, text, analysis)
             result.add(analysis)
 
 
@@ -115,27 +126,62 @@ def _score_then_write(
     ids: list[int],
     classifier: SentimentClassifier,
     batch_size: int,
+    encoder: str | None,
     result: ScoreResult,
 ) -> None:
+    """SQLite: the model runs outside any transaction; one short write re-checks the chunk."""
     with read_only(sessions)() as session:
         query = select(Review.id, Review.title, Review.text, Review.rating, Review.content_hash)
         rows = session.execute(query.where(Review.id.in_(ids)).order_by(Review.id)).all()
-    analyses = _analyze(classifier, rows, batch_size)
-    scored = {row.id: (row.content_hash, a) for row, a in zip(rows, analyses, strict=True)}
+        stored = embeddings.load(session, ids, encoder) if encoder else {}
+    texts, analyses = _analyze(classifier, rows, stored, batch_size)
+    scored = {
+        row.id: (row.content_hash, text, analysis)
+        for row, text, analysis in zip(rows, texts, analyses, strict=True)
+    }
     with sessions.begin() as session:
-        for review in _take_pending(session, ids, classifier):
-            content_hash, analysis = scored.get(review.id, (None, None))
-            if analysis is None or content_hash != review.content_hash:
-                continue
+        reviews = [
+            review
+            for review in _take_pending(session, ids, classifier)
+            if review.id in scored and scored[review.id][0] == review.content_hash
+        ]  # an edit that arrived meanwhile is scored at the next pass
+        _remember_replaced_labels(session, reviews)
+        for review in reviews:
+            _hash, text, analysis = scored[review.id]
             _store(session, review, analysis, classifier)
+            _store_vectors(session, stored, review.id, encoder, text, analysis)
             result.add(analysis)
 
 
-def _analyze(classifier: SentimentClassifier, reviews: Sequence[Any], batch_size: int) -> list[Any]:
-    if not reviews:
-        return []
+def _analyze(
+    classifier: SentimentClassifier,
+    reviews: Sequence[Any],
+    stored: dict[int, Any],
+    batch_size: int,
+) -> tuple[list[str], list[Any]]:
+    """What the model reads, and its analyses, reusing stored vectors of the same text."""
     texts = [scoring_text(r.title, r.text) for r in reviews]
-    return list(classifier.analyze(texts, [r.rating for r in reviews], batch_size))
+    if not reviews:
+        return texts, []
+    vectors = [_reusable(stored.get(r.id), t) for r, t in zip(reviews, texts, strict=True)]
+    ratings = [r.rating for r in reviews]
+    return texts, list(classifier.analyze(texts, ratings, batch_size, vectors=vectors))
+
+
+def _store_vectors(
+    session: Session,
+    stored: dict[int, Any],
+    review_id: int,
+    encoder: str | None,
+    text: str,
+    analysis: Analysis,
+) -> None:
+    if encoder and analysis.vectors is not None:
+        vectors = analysis.vectors
+        hashed = embeddings.text_hash(text)
+        embeddings.store(
+            session, stored, review_id, encoder, hashed, vectors.text, vectors.sentences
+        )
 
 
 def _dialect(sessions: sessionmaker[Session]) -> str:
@@ -157,6 +203,42 @@ def _take_pending(
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Review, skip_locked=True)
     return list(session.scalars(query).all())
+
+
+def _reusable(row: Any, text: str) -> Vectors | None:
+    """The stored vectors, when they were computed from this very text."""
+    from sentiment import Vectors
+
+    if row is None or row.text_hash != embeddings.text_hash(text):
+        return None
+    unpacked = embeddings.unpack(row)
+    return Vectors(unpacked.text, unpacked.sentences)
+
+
+def _remember_replaced_labels(session: Session, reviews: list[Review]) -> None:
+    """An edited review's previous score belongs to the version the edit replaced: keep its
+    text label on that revision before the new score overwrites it."""
+    edited = {
+        r.id: r.sentiment
+        for r in reviews
+        if r.sentiment is not None and r.sentiment.content_hash != r.content_hash
+    }
+    if not edited:
+        return
+    query = select(ReviewRevision).where(
+        ReviewRevision.review_id.in_(list(edited)), ReviewRevision.text_label.is_(None)
+    )
+    for revision in session.scalars(query):
+        old = edited[revision.review_id]
+        if revision.content_hash == old.content_hash:
+            revision.text_label = text_label(old.probs) or old.label
+
+
+def text_label(probs: dict[str, Any] | None) -> str | None:
+    """The label the text alone got (stars aside): the most probable class."""
+    if not probs:
+        return None
+    return max(LABELS, key=lambda label: float(probs.get(label, 0.0)))
 
 
 def _pending_chunks(
@@ -186,6 +268,11 @@ def _store(
     row.aspects = list(analysis.aspects)
     row.signals = list(analysis.signals)
     row.urgency = int(analysis.urgency)
+    row.aspect_polarity = {k: int(v) for k, v in analysis.aspect_polarity.items()}
+    row.needs_check = bool(analysis.check)
+    row.sci_satisfied = int(analysis.sci.get("satisfied", 0))
+    row.sci_return = int(analysis.sci.get("return", 0))
+    row.sci_recommend = int(analysis.sci.get("recommend", 0))
     row.model_id = classifier.model_id
     row.model_version = classifier.version
     row.content_hash = review.content_hash

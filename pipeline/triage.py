@@ -1,7 +1,9 @@
 """The response queue: which reviews need an answer, who has them, by when, and what happened.
 
 Every negative or mixed review of an own location (competitors are watched, not answered) gets
-a ``triage`` row with status ``new`` and a deadline from the SLA rules. Every change is written
+a ``triage`` row with status ``new`` and a deadline from the SLA rules; so does one whose text
+the model is unsure about (``sentiment.needs_check``: the uncertain band that keeps negative
+recall at 95 %), which the inbox flags "check". Every change is written
 to ``triage_events`` (who, when, field, old, new): the audit trail a support lead asks for.
 Functions take the caller's session and never commit; the entry point owns the transaction.
 
@@ -176,13 +178,20 @@ def is_negative_or_mixed():  # type: ignore[no-untyped-def]
     )
 
 
+def needs_a_person():  # type: ignore[no-untyped-def]
+    """SQL condition for the queue: negative or mixed, or uncertain enough to check (a person's
+    correction settles it)."""
+    uncertain = and_(Sentiment.needs_check.is_(True), Sentiment.corrected_label.is_(None))
+    return or_(is_negative_or_mixed(), uncertain)
+
+
 def _unqueued_query():  # type: ignore[no-untyped-def]
     return (
         select(Review, Sentiment, Location.timezone)
         .join(Sentiment, Sentiment.review_id == Review.id)
         .outerjoin(Triage, Triage.review_id == Review.id)
         .outerjoin(Location, Location.key == Review.location_key)
-        .where(Triage.review_id.is_(None), is_negative_or_mixed())
+        .where(Triage.review_id.is_(None), needs_a_person())
         .where(or_(Location.id.is_(None), Location.is_competitor.is_(False)))
         .order_by(Review.id)
     )

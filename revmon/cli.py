@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from pipeline import logs
 from pipeline.config import SentimentPrecision, Settings, load_settings
+from revmon.report_cli import report_app
 from revmon.runtime import Runtime, build_runtime
 
 if TYPE_CHECKING:
@@ -195,6 +196,10 @@ def score(
         f"scored {result.scored} reviews with {classifier.model_id} v{classifier.version} "
         f"({classifier.precision}): {result.negative} negative, {result.mixed} mixed"
     )
+    if result.scored:
+        from pipeline.insight_refresh import refresh_insights
+
+        typer.echo(refresh_insights(runtime.sessions))
 
 
 alerts_app = typer.Typer(invoke_without_command=True)
@@ -346,6 +351,8 @@ def erase(
     action = "deleted" if delete else "removed the name from"
     typer.echo(f"{action} {done.reviews} reviews and {done.elsewhere} other stored values")
 
+
+app.add_typer(report_app, name="report")
 
 sentiment_app = typer.Typer(
     help="Multilingual review sentiment: classify, evaluate, retrain.", no_args_is_help=True

@@ -2,12 +2,17 @@
 
 It serves the bundled pages on 127.0.0.1, points revmon's settings at them, and runs the real
 crawl, scoring, triage and alert steps against the configured database (the embedded SQLite file
-by default). Running it again stores no duplicates: the demo site always answers on the same port
-with the same pages, so every review keeps its (platform, external_id).
+by default). The pages' dates are relative to the day it runs and spread over the dashboard's six
+months. On the first run the sites are crawled twice: as they were a few weeks ago, then as they
+are today, so that revmon sees answers arrive and reviews edited after them (recovery), and a
+complaint told on three platforms (an incident, an emerging topic). Running it again stores no
+duplicates: the demo site always answers on the same port, so every review keeps its
+(platform, external_id).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -65,9 +70,11 @@ def demo_alerts(base_url: str) -> dict[str, object]:
                 "secret_env": DEMO_SECRET_ENV,
             }
         },
-        # the bundled reviews are from early November: let them alert despite their age
+        # the bundled reviews span six months: let them alert despite their age
         "rules": [{"name": "negative", "channels": ["demo-webhook"], "negative": True,
-                   "max_age_hours": 24 * 3650}],
+                   "max_age_hours": 24 * 200}],
+        "incidents": [{"name": "incident", "channels": ["demo-webhook"], "min_reviews": 3,
+                       "within_hours": 72}],
     }  # fmt: skip
 
 
@@ -75,8 +82,17 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
     with DemoServer(port=check_port(port)) as server:
         typer.echo(f"demo sources served at {server.base_url}/")
         runtime = build_runtime(demo_settings(settings, server.base_url))
+        if first_run(runtime):
+            server.phase = "before"
+            typer.echo("the demo sites as they were a few weeks ago:")
+            crawl_in_child(runtime)
+            score(runtime)
+            triage_and_alert(runtime)
+            server.phase = "now"
+            typer.echo("the demo sites today:")
         crawl(runtime)
         score(runtime)
+        insights(runtime)
         triage_and_alert(runtime)
         typer.echo(f"the demo webhook received {len(server.received)} alerts in this run")
     summary(runtime)
@@ -85,6 +101,43 @@ def run_demo(settings: Settings, *, port: int = 8377, start_dashboard: bool = Tr
         subprocess.run([sys.executable, "-m", "revmon.cli", "dashboard"], check=False)
     else:
         typer.echo("next: `revmon dashboard` to triage, or `revmon export --format jsonl`")
+
+
+def first_run(runtime: Runtime) -> bool:
+    """No review of the demo's locations stored yet."""
+    keys = [loc.key for loc in runtime.settings.locations]
+    with runtime.sessions() as session:
+        query = select(func.count()).select_from(Review).where(Review.location_key.in_(keys))
+        return not session.scalar(query)
+
+
+def insights(runtime: Runtime) -> None:
+    from pipeline.insight_refresh import refresh_insights
+
+    typer.echo(f"insights: {refresh_insights(runtime.sessions, force=True)}")
+
+
+def crawl_in_child(runtime: Runtime) -> None:
+    """`revmon crawl` in a child process with the demo's sources: Twisted's reactor runs once
+    per process, and this process crawls again afterwards."""
+    locations = [loc.model_dump(mode="json") for loc in runtime.settings.locations]
+    env = {
+        **os.environ,
+        "REVMON_DATABASE_URL": runtime.settings.db_url,
+        "REVMON_LOCATIONS": json.dumps(locations),
+        "REVMON_LOG_LEVEL": runtime.settings.log_level,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "revmon.cli", "crawl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in result.stdout.splitlines():
+        typer.echo(f"  {line}")
+    if result.returncode not in (0, 1):  # 1: a source degraded; the demo goes on and says so
+        typer.secho(result.stderr[-2000:], err=True, fg="yellow")
 
 
 def crawl(runtime: Runtime) -> None:
@@ -135,3 +188,24 @@ def summary(runtime: Runtime) -> None:
         + ", ".join(f"{label} {labels[label]}" for label in ("negative", "neutral", "positive"))
     )
     typer.echo(f"awaiting response: {waiting}")
+    report_summary(runtime)
+
+
+def report_summary(runtime: Runtime) -> None:
+    """The insights a newcomer can look for in the dashboard's Trends page."""
+    from pipeline.insight_report import build
+
+    with runtime.sessions.begin() as session:
+        report = build(session, days=180)
+    recovery = report["recovery"]
+    typer.echo(
+        f"recovery: {recovery['recovered']} of {recovery['replied']} answered negative reviews "
+        f"came round (median {recovery['median_hours']} h after the answer)"
+    )
+    for incident in report["incidents"]:
+        typer.echo(
+            f"incident #{incident['id']}: {incident['size']} reviews on "
+            f"{', '.join(incident['platforms'])} ({', '.join(incident['locations'])})"
+        )
+    for topic in report["emerging_topics"]:
+        typer.echo(f"emerging at {topic['name']}: {', '.join(topic['words'][:6])}")

@@ -23,11 +23,12 @@ APP = Path(next(iter(_SPEC.submodule_search_locations))) / "app.py"
 
 
 def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]:
-    """The ``streamlit run`` command line: headless (no browser opened on a server), no usage
+    """The ``streamlit run`` command line (through ``revmon.streamlit_main``, which imports the
+    dashboard's modules while the server starts): headless (no browser opened on a server), no usage
     statistics sent anywhere, no developer toolbar, bound to ``address`` (localhost unless
     asked otherwise)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "revmon.streamlit_main", "run", str(APP),
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", address,

@@ -5,6 +5,7 @@ from sentiment.classifier import (
     ModelLoadError,
     Prediction,
     SentimentClassifier,
+    Vectors,
     load_classifier,
 )
 from sentiment.head import LABELS
@@ -16,6 +17,7 @@ __all__ = [
     "ModelLoadError",
     "Prediction",
     "SentimentClassifier",
+    "Vectors",
     "load_classifier",
     "train_head",
 ]

@@ -97,8 +97,8 @@ KEYWORDS: dict[str, str] = {
     r"|kakerlak|bettwanz|sucio|limpi|moho|cucarach|chinche",
     "delivery": r"deliver|courier|parcel|package|shipping|доставк|курьер|кур'єр|посылк|dostaw"
     r"|kurier|paczk|liefer|paket|envío|envio|repartidor|paquete",
-    "billing": r"charged|refund|invoice|bill\b|billing|fee|chargeback|списал|возврат|счёт|оплат"
-    r"|поверн|pobral|zwrot|faktur|płatnoś|abgebucht|rückerstatt|rechnung|cobr|reembols|factura",
+    "billing": r"charged|refund|invoice|bill\b|billing|\bfees?\b|chargeback|списал|возврат|счёт"
+    r"|оплат|поверн|pobral|zwrot|faktur|płatnoś|abgebucht|rückerstatt|rechnung|cobr|reembols|factura",
     "app_website": r"\bapp\b|website|site\b|login|log in|приложени|сайт|застосун|aplikacj|strona"
     r"|webseite|\bweb\b|aplicación",
 }

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,8 +23,16 @@ import numpy as np
 import torch
 
 from sentiment import aspects as aspect_mod
-from sentiment import urgency as urgency_mod
 from sentiment.adapter import ADAPTER_FILE
+from sentiment.analysis import (
+    Analysis,
+    Prediction,
+    Vectors,
+    analyze,
+    combine,
+    rating_label,
+    to_prediction,
+)
 from sentiment.e5convert import default_cache_dir, ensure_converted
 from sentiment.encoder import (
     Encoder,
@@ -36,65 +43,16 @@ from sentiment.encoder import (
     run_batched,
     to_precision,
 )
-from sentiment.head import LABELS, Head, load_head
+from sentiment.head import Head, load_head
+
+__all__ = [
+    "Analysis", "Prediction", "Vectors", "combine", "rating_label", "to_prediction",
+    "SentimentClassifier", "EmbeddingClassifier", "SequenceClassifier", "load_classifier",
+]  # fmt: skip
 
 SHIPPED_HEAD = Path(__file__).with_name("data") / "head.npz"
 SHIPPED_ADAPTER = ADAPTER_FILE
 USER_HEAD_NAME = "sentiment-head.npz"
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Text-only sentiment."""
-
-    label: str
-    score: float
-    probs: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Text and star rating together, plus what a person needs to triage it."""
-
-    label: str
-    score: float
-    probs: dict[str, float]
-    mixed: bool
-    aspects: list[str]
-    urgency: int
-    signals: list[str]
-
-
-def to_prediction(p: np.ndarray) -> Prediction:
-    """Class probabilities (LABELS order) -> Prediction with score = p(pos) - p(neg)."""
-    probs = {lbl: round(float(v), 4) for lbl, v in zip(LABELS, p, strict=True)}
-    score = float(np.clip(p[2] - p[0], -1.0, 1.0))
-    return Prediction(LABELS[int(np.argmax(p))], round(score, 4), probs)
-
-
-def rating_label(rating: float) -> str:
-    """Stars alone: 1-2 negative, 3 neutral, 4-5 positive (ratings are normalised to 1..5)."""
-    if rating <= 2.5:
-        return "negative"
-    return "neutral" if rating < 3.5 else "positive"
-
-
-def combine(pred: Prediction, rating: float | None, empty: bool) -> tuple[str, float, bool]:
-    """Apply the product rules: low stars are negative; stars and text that disagree are mixed.
-
-    Returns (label, score, mixed). The score blends text and stars when both exist so that a
-    1-star review never ranks as positive.
-    """
-    if rating is None:
-        return pred.label, pred.score, False
-    star_score = float(np.clip((rating - 3.0) / 2.0, -1.0, 1.0))
-    if empty:
-        return rating_label(rating), star_score, False
-    score = round(0.5 * pred.score + 0.5 * star_score, 4)
-    if rating <= 2.5:
-        return "negative", min(score, -0.1), pred.label == "positive"
-    mixed = rating >= 4.5 and pred.label == "negative"
-    return pred.label, score, mixed
 
 
 class SentimentClassifier:
@@ -103,6 +61,12 @@ class SentimentClassifier:
     model_id: str
     version: str
     precision: str = "fp32"  # the arithmetic it runs in; not part of the version
+    has_embeddings = False  # True where ``_embed`` gives sentence embeddings worth storing
+
+    @property
+    def encoder_version(self) -> str | None:
+        """What stored embeddings are valid for (the encoder, not the head); None without."""
+        return None
 
     def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
@@ -130,26 +94,40 @@ class SentimentClassifier:
         probs, _ = self._infer(_clean(texts), batch_size)
         return [to_prediction(p) for p in probs]
 
+    def _infer_known(
+        self, texts: list[str], batch_size: int, known: Sequence[np.ndarray | None]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Like ``_infer``, but a text with a stored embedding skips the encoder: the head reads
+        the stored vector (a new head re-scores without re-encoding). Models without sentence
+        embeddings ignore ``known``."""
+        have = [i for i, k in enumerate(known) if k is not None and texts[i].strip()]
+        if not self.has_embeddings or not have:
+            return self._infer(texts, batch_size)
+        todo = [i for i in range(len(texts)) if i not in set(have)]
+        dim = int(np.asarray(known[have[0]]).shape[-1])
+        probs = np.tile(np.array([0.0, 1.0, 0.0]), (len(texts), 1))
+        emb = np.zeros((len(texts), dim), dtype=np.float32)
+        emb[have] = np.stack([np.asarray(known[i], dtype=np.float32) for i in have])
+        probs[have] = self._probs([texts[i] for i in have], batch_size, emb[have])
+        if todo:
+            todo_probs, todo_emb = self._infer([texts[i] for i in todo], batch_size)
+            probs[todo] = todo_probs
+            if todo_emb is not None:
+                emb[todo] = todo_emb
+        return probs, emb
+
     def analyze(
         self,
         texts: Sequence[str],
         ratings: Sequence[float | None],
         batch_size: int = 32,
+        vectors: Sequence[Vectors | None] | None = None,
     ) -> list[Analysis]:
-        """Predict, then apply rating rules, aspects and urgency per review."""
+        """Predict, then apply rating rules, aspects with polarity, check, SCI and urgency per
+        review (``sentiment.analysis``). ``vectors``: stored embeddings to reuse, per text."""
         if len(texts) != len(ratings):
             raise ValueError("texts and ratings must have the same length")
-        texts = _clean(texts)
-        probs, emb = self._infer(texts, batch_size)
-        found = aspect_mod.detect(texts, emb, self._aspect_matrix())
-        out = []
-        for text, rating, p, asp in zip(texts, ratings, probs, found, strict=True):
-            pred = to_prediction(p)
-            label, score, mixed = combine(pred, rating, not text.strip())
-            signals = urgency_mod.find_signals(text)
-            urg = urgency_mod.urgency(rating, pred.probs["negative"], signals, mixed, label)
-            out.append(Analysis(label, score, pred.probs, mixed, asp, urg, signals))
-        return out
+        return analyze(self, _clean(texts), ratings, batch_size, vectors)
 
     def _aspect_matrix(self) -> np.ndarray | None:
         """Embedded aspect descriptions, computed once per classifier."""
@@ -173,8 +151,22 @@ class EmbeddingClassifier(SentimentClassifier):
         self.version = f"{encoder.revision}+head-{head.digest}"
         self.precision = encoder.precision
 
+    has_embeddings = True
+
+    @property
+    def encoder_version(self) -> str:
+        return f"{self.encoder.model_id}@{self.encoder.revision}"
+
     def _embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         return self.encoder.embed(texts, batch_size)
+
+    def _aspect_matrix(self) -> np.ndarray | None:
+        """Cached on the (shared, cached) encoder: a new head does not embed them again."""
+        cached = getattr(self.encoder, "_aspects_cache", None)
+        if cached is None:
+            cached = aspect_mod.embed_descriptions(self._embed)
+            self.encoder._aspects_cache = cached
+        return cached
 
     def _probs(self, texts: list[str], batch_size: int, emb: np.ndarray | None) -> np.ndarray:
         return self.head.predict_proba(emb if emb is not None else self._embed(texts, batch_size))

@@ -1,5 +1,6 @@
-"""A real browser against the running dashboard: headless Chromium loads the inbox of a seeded
-database, a screenshot is taken, and review text carrying HTML and JavaScript stays inert."""
+"""A real browser against the running dashboard: headless Chromium loads the inbox and the Trends
+page of a seeded database, screenshots are taken, and review text carrying HTML and JavaScript
+stays inert."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pipeline.db import make_engine, migrate
 from pipeline.models import Review
 from revmon.launch import streamlit_command
 from tests.seed_dashboard import XSS, seed
+from tests.test_dashboard_insights import add_insights
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -65,6 +67,7 @@ def dashboard_url(request, tmp_path):
     migrate(engine)
     with Session(engine) as session:
         ids = seed(session, datetime.now(UTC))
+        add_insights(session, ids)
         if getattr(request, "param", None) == "hostile":  # the review the inbox opens first
             review = session.get(Review, ids["g1"])
             review.author = HOSTILE_AUTHOR
@@ -153,3 +156,38 @@ def test_an_author_name_with_a_url_is_not_a_link(dashboard_url, browser):
     assert not [h for h in hrefs if "evil.example" in h]
     emphasis = browser.find_elements(By.XPATH, "//strong|//b|//em")
     assert not [e.text for e in emphasis if "bold" in e.text or "evil" in e.text]
+
+
+def test_trends_in_a_real_browser(dashboard_url, browser, tmp_path):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(1600, 4200)  # the whole page in one screenshot
+    browser.get(f"{dashboard_url}/trends")
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+
+    def charts() -> int:
+        """Charts that have drawn (Vega-Lite puts a canvas or an svg in each)."""
+        script = (
+            "return [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+            ".filter(c => c.querySelector('canvas, svg')).length"
+        )
+        return int(browser.execute_script(script))
+
+    expected = ("Trends", "Secure customers", "Recovery", "Incidents", "Emerging topics",
+                "The public picture", "Competitors side by side", "End of Trends.")  # fmt: skip
+    try:
+        WebDriverWait(browser, START_TIMEOUT).until(
+            lambda _: all(e in body() for e in expected) and charts() >= 3
+        )
+    except TimeoutException:
+        pytest.fail(f"Trends did not render; the page shows: {body()[:2000]!r}")
+    time.sleep(1)
+    shot = tmp_path / "trends.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
+    if os.environ.get("REVMON_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["REVMON_SCREENSHOT_DIR"]) / "trends.png")
+    text = body()
+    assert "Central Cafe" in text and "Rival Bistro" in text  # names, not keys
+    assert "Traceback" not in text and "Error" not in text

@@ -296,20 +296,28 @@ def test_trends_page(db):
         "Reviews": "7",
         "Average rating": "2.67",
         "Negative": "57%",
-        "Review NPS": "-50",
+        "Review NPS": "-50 (critical)",
         "Response rate": "29%",
-        "Median response": "3.5 h",
+        "Median response": "3.8 h",  # 2 h and 5 h, read from the rollups' histogram
+        "Secure customers": "0%",
+        "Recovery": "0%",
     }
-    nps = next(m for m in at.metric if m.label == "Review NPS")
-    assert nps.delta == "critical"
-    per_location, per_platform, side = (d.value for d in at.dataframe)
-    assert list(per_location["location"]) == ["central", "riverside"]
+    reviews = next(m for m in at.metric if m.label == "Reviews")
+    assert reviews.delta == "+7"  # nothing in the 180 days before
+    tables = {tuple(d.value.columns): d.value for d in at.dataframe}
+    per_location = next(
+        t for cols, t in tables.items()
+        if cols[:2] == ("location", "reviews") and "competitor" not in cols and len(t) == 2
+    )  # fmt: skip
+    assert list(per_location["location"]) == ["Central Cafe", "Riverside Cafe"]
     assert list(per_location["reviews"]) == [5, 2]
+    per_platform = next(t for cols, t in tables.items() if cols[0] == "platform")
     assert dict(zip(per_platform["platform"], per_platform["reviews"], strict=True)) == {
         "google": 4, "reddit": 1, "trustpilot": 1, "yelp": 1}  # fmt: skip
-    assert list(side["location"]) == ["central", "rival", "riverside"]
-    assert list(side["competitor"]) == [False, True, False]
-    assert list(side["NPS"])[1] == 0.0
+    loyalty = next(t for cols, t in tables.items() if "SCI %" in cols)
+    assert list(loyalty["location"]) == ["Central Cafe", "Riverside Cafe", "Rival Bistro"]
+    assert list(loyalty["competitor"]) == [False, False, True]
+    assert list(loyalty["NPS"])[2] == 0.0
 
 
 def test_trends_filters_and_granularity(db):

@@ -52,7 +52,7 @@ def test_unknown_languages_fall_back_to_english(given, used):
 
 def test_streamlit_command_is_headless_on_the_given_port():
     command = streamlit_command(9123, "0.0.0.0")
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(APP)]
+    assert command[:5] == [sys.executable, "-m", "revmon.streamlit_main", "run", str(APP)]
     assert APP.is_file()
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options == {
@@ -71,3 +71,16 @@ def test_dashboard_command_has_help():
     assert "--port" in result.output
     bad = CliRunner().invoke(app, ["dashboard", "--port", "0"])
     assert bad.exit_code == 2
+
+
+def test_the_launcher_is_streamlits_own_command_line(monkeypatch):
+    import streamlit.web.cli
+
+    from revmon import streamlit_main
+
+    seen = []
+    monkeypatch.setattr(streamlit.web.cli, "main", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", ["revmon.streamlit_main", "run", "app.py", "--x", "1"])
+    streamlit_main.main()
+    assert seen == [["streamlit", "run", "app.py", "--x", "1"]]
+    assert "pipeline.queries" in sys.modules and "altair" in sys.modules

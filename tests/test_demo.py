@@ -1,6 +1,8 @@
 """`revmon demo --no-dashboard` end to end, in a child process as a user runs it: the bundled
-site is crawled by the real spiders, scored by the bundled model, triaged; a second run stores no
-duplicates; `revmon export` gives every review with its sentiment and triage state."""
+site is crawled by the real spiders (as it was a few weeks ago, then today), scored by the bundled
+model, triaged; its dates follow the day it runs; recovery, an incident and an emerging topic
+show; a second run stores no duplicates; `revmon export` gives every review with its sentiment
+and triage state."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,14 +77,34 @@ def test_demo_runs_twice_without_duplicates(demo_env: dict[str, str]) -> None:
     by_id = {(r["platform"], r["external_id"]): r for r in records}
     poisoning = next(r for r in records if "Отравился" in r["text"])
     assert poisoning["rating"] == 1.0
-    assert poisoning["published_at"] == "2026-11-15T12:03:11.402000+00:00"
+    six_days_ago = (datetime.now(UTC) - timedelta(days=6)).date().isoformat()
+    assert poisoning["published_at"] == f"{six_days_ago}T12:03:11.402000+00:00"  # 19:03 +07
     assert poisoning["sentiment"]["label"] == "negative"
     assert poisoning["triage"]["status"] == "new"
     assert poisoning["triage"]["due_at"] is not None
     assert poisoning["location_key"] == "northwind-novosibirsk"
     polish = {r["author"]: r["rating"] for r in records if r["platform"] == "schema_org"}
-    assert len(polish) == 6 and all(1.0 <= rating <= 5.0 for rating in polish.values())
+    assert len(polish) == 7 and all(1.0 <= rating <= 5.0 for rating in polish.values())
     assert polish["Tomasz"] < polish["Magda"] < polish["Piotr W."] < polish["Marek"] == 5.0
+
+    oldest = min(datetime.fromisoformat(r["published_at"]) for r in records)
+    assert datetime.now(UTC) - oldest < timedelta(days=180)  # inside Trends' default range
+    sarcastic = next(r for r in records if "Truly outstanding" in r["text"])
+    assert sarcastic["rating"] == 5.0 and sarcastic["triage"]["status"] == "new"  # mixed: queued
+    recovered = next(r for r in records if r["text"].startswith("Update: after my first review"))
+    assert recovered["rating"] == 4.0 and recovered["reply_text"]
+    assert "recovery: 2 of 3 answered negative reviews came round" in first.stdout
+
+    result = revmon(demo_env, "report", "insights", "--days", "180", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["recovery"]["replied"], report["recovery"]["recovered"]) == (3, 2)
+    [incident] = report["incidents"]
+    assert set(incident["platforms"]) == {"trustpilot", "twogis", "schema_org"}
+    assert incident["size"] >= 4
+    [topic] = report["emerging_topics"]
+    assert topic["location"] == "northwind-warsaw" and "charged" in topic["words"]
+    assert {row["location"] for row in report["sci"]} >= {"northwind-warsaw", "rival-roasters"}
 
     second = revmon(demo_env, "demo", "--no-dashboard", "--port", port)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -32,7 +32,7 @@ from pipeline.models import Alert, CrawlRun, Review, SourceSchedule
 from pipeline.schedule import claim_due, settle
 from revmon.runtime import build_runtime
 from revmon.service import serve
-from sentiment.classifier import Analysis
+from sentiment.analysis import Analysis
 from tests.fixtures.api import load
 from tests.sitesupport import JSON, REPO, Reply, SiteServer, fresh_database, stored
 
@@ -48,7 +48,9 @@ class StarsClassifier:
     version = "1"
     precision = "fp32"
 
-    def analyze(self, texts: list[str], ratings: list[float | None], *_: object) -> list[Analysis]:
+    def analyze(
+        self, texts: list[str], ratings: list[float | None], *_: object, **__: object
+    ) -> list[Analysis]:
         def one(rating: float | None) -> Analysis:
             label = "negative" if (rating or 3) <= 2 else "positive"
             return Analysis(label, -1.0 if label == "negative" else 1.0, {}, False, [], 50, [])

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.insight_models import IncidentMember
 from pipeline.models import Location, Review, Sentiment, Triage, utcnow
 from pipeline.queries.filters import AWAITING, Filters, conditions, count_if, dialect
 
@@ -51,6 +52,8 @@ class InboxItem:
     notes: str | None
     overdue: bool
     response_text: str | None = None  # what we answered: posted, or pasted when marked
+    needs_check: bool = False  # queued because the model was unsure, not because negative
+    incident_id: int | None = None  # one of several reviews about the same thing
 
 
 @dataclass(frozen=True)
@@ -144,10 +147,13 @@ def _item_query(now: datetime) -> Select[Any]:
             Triage.notes,
             Triage.response_text,
             overdue.label("overdue"),
+            Sentiment.needs_check,
+            IncidentMember.incident_id,
         )
         .join(Triage, Triage.review_id == Review.id)
         .outerjoin(Sentiment, Sentiment.review_id == Review.id)
         .outerjoin(Location, Location.key == Review.location_key)
+        .outerjoin(IncidentMember, IncidentMember.review_id == Review.id)
     )
 
 
@@ -181,6 +187,8 @@ def _item(row: Any) -> InboxItem:
         notes=row.notes,
         overdue=bool(row.overdue),
         response_text=row.response_text,
+        needs_check=bool(row.needs_check),
+        incident_id=row.incident_id,
     )
 
 

@@ -1,10 +1,19 @@
 """Serve the bundled demo pages on 127.0.0.1: a Trustpilot-like site, a 2GIS-like reviews API and
-a Polish café page with schema.org markup."""
+a Polish café page with schema.org markup.
+
+Dates in the bundled files are written ``{{DAY-N}}`` (N days before today) and filled in when a
+page is served, so the demo's reviews always fall inside the dashboard's default six months,
+whatever day it runs. The site can also show itself as it was a few weeks earlier
+(``phase = "before"``: files named ``*.before.*`` where they differ): crawled then and again
+now, revmon sees replies arrive and reviews edited after them.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +23,8 @@ DATA = Path(__file__).with_name("data")
 BRANCH = "70000001027654321"
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 WEBHOOK_PATH = "/hooks/revmon"
+DAY = re.compile(r"\{\{DAY-(\d+)\}\}")
+PHASES = ("before", "now")
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ ROUTES = (
     Route("/review/rivalroasters.example", "trustpilot/rival-page-1.html", "text/html"),
     Route(f"/2.0/branches/{BRANCH}/reviews", "twogis/branch-page-1.json", "application/json"),
     Route(f"/2.0/branches/{BRANCH}/reviews", "twogis/branch-page-2.json", "application/json", "2"),
+    Route(f"/2.0/branches/{BRANCH}/reviews", "twogis/branch-page-3.json", "application/json", "3"),
     Route("/pl/kawiarnie/warszawa-mokotow", "schema_org/warszawa-mokotow.html", "text/html"),
 )
 
@@ -71,6 +83,21 @@ def demo_sources(base: str) -> list[dict[str, object]]:
     ]
 
 
+def fill_dates(body: str, today: date) -> str:
+    """``{{DAY-N}}`` -> the ISO date N days before ``today``."""
+    return DAY.sub(lambda m: (today - timedelta(days=int(m.group(1)))).isoformat(), body)
+
+
+def page_file(route: Route, phase: str) -> Path:
+    """The file a route serves in a phase: its ``.before`` variant, when there is one."""
+    path = DATA / route.file
+    if phase == "before":
+        earlier = path.with_name(f"{path.stem}.before{path.suffix}")
+        if earlier.exists():
+            return earlier
+    return path
+
+
 def find_route(path: str, query: str) -> Route | None:
     page = parse_qs(query).get("page", ["1"])[0]
     return next((r for r in ROUTES if r.path == path.rstrip("/") and r.page == page), None)
@@ -91,8 +118,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         if route is None:
             self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found")
             return
-        body = (DATA / route.file).read_text(encoding="utf-8")
-        body = body.replace("{{BASE}}", self.server.base_url)  # type: ignore[attr-defined]
+        server = self.server
+        body = page_file(route, server.phase).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+        body = body.replace("{{BASE}}", server.base_url)  # type: ignore[attr-defined]
+        body = fill_dates(body, server.today)  # type: ignore[attr-defined]
         self._send(HTTPStatus.OK, f"{route.content_type}; charset=utf-8", body.encode())
 
     def do_POST(self) -> None:  # noqa: N802
@@ -123,14 +152,26 @@ class DemoHandler(BaseHTTPRequestHandler):
 class DemoServer:
     """The demo site in a background thread; use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, today: date | None = None) -> None:
         self.httpd = ThreadingHTTPServer((host, port), DemoHandler)
+        self.httpd.today = today or datetime.now(UTC).date()  # type: ignore[attr-defined]
+        self.httpd.phase = "now"  # type: ignore[attr-defined]
         self.httpd.daemon_threads = True
         host, port = self.httpd.server_address[:2]
         self.base_url = f"http://{host}:{port}"
         self.httpd.base_url = self.base_url  # type: ignore[attr-defined]
         self.httpd.received = []  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def phase(self) -> str:
+        return self.httpd.phase  # type: ignore[attr-defined]
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        if value not in PHASES:
+            raise ValueError(f"phase must be one of {', '.join(PHASES)}, not {value!r}")
+        self.httpd.phase = value  # type: ignore[attr-defined]
 
     @property
     def received(self) -> list[tuple[dict[str, str], bytes]]:
