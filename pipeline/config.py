@@ -37,6 +37,17 @@ def default_data_dir() -> Path:
 SentimentPrecision = Literal["auto", "fp32", "bf16"]
 
 
+def http_url(value: str | None) -> str | None:
+    """``value`` stripped, if it is an http(s) URL with a host; ValueError otherwise. Start URLs
+    come from the config and from spider arguments: nothing else (``file:``) may start a crawl."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value.strip()
+
+
 class SourceConfig(BaseModel):
     """One thing to watch for a location: a platform and a start URL or an API target.
 
@@ -68,12 +79,7 @@ class SourceConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL with a host")
-        return value.strip()
+        return http_url(value)
 
     @model_validator(mode="after")
     def _url_or_target(self) -> SourceConfig:

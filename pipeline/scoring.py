@@ -114,11 +114,8 @@ def _score_locked(
         reviews = _take_pending(session, ids, classifier)
         stored = embeddings.load(session, [r.id for r in reviews], encoder) if encoder else {}
         texts, analyses = _analyze(classifier, reviews, stored, batch_size)
-        _remember_replaced_labels(session, reviews)
-        for review, text, analysis in zip(reviews, texts, analyses, strict=True):
-            _store(session, review, analysis, classifier)
-            _store_vectors(session, stored, review.id, encoder, text, analysis)
-            result.add(analysis)
+        scored = zip(reviews, texts, analyses, strict=True)
+        _store_scores(session, classifier, list(scored), stored, encoder, result)
 
 
 def _score_then_write(
@@ -140,17 +137,28 @@ def _score_then_write(
         for row, text, analysis in zip(rows, texts, analyses, strict=True)
     }
     with sessions.begin() as session:
-        reviews = [
-            review
+        fresh = [
+            (review, *scored[review.id][1:])
             for review in _take_pending(session, ids, classifier)
             if review.id in scored and scored[review.id][0] == review.content_hash
         ]  # an edit that arrived meanwhile is scored at the next pass
-        _remember_replaced_labels(session, reviews)
-        for review in reviews:
-            _hash, text, analysis = scored[review.id]
-            _store(session, review, analysis, classifier)
-            _store_vectors(session, stored, review.id, encoder, text, analysis)
-            result.add(analysis)
+        _store_scores(session, classifier, fresh, stored, encoder, result)
+
+
+def _store_scores(
+    session: Session,
+    classifier: SentimentClassifier,
+    scored: list[tuple[Review, str, Analysis]],
+    stored: dict[int, Any],
+    encoder: str | None,
+    result: ScoreResult,
+) -> None:
+    """Write a chunk's analyses (and new vectors); keep the replaced version's text label."""
+    _remember_replaced_labels(session, [review for review, _text, _analysis in scored])
+    for review, text, analysis in scored:
+        _store(session, review, analysis, classifier)
+        _store_vectors(session, stored, review.id, encoder, text, analysis)
+        result.add(analysis)
 
 
 def _analyze(

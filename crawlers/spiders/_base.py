@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 from crawlers.parsers.common import Page, PageError
 from crawlers.spiders._stored import StoredReviews
 from pipeline.collection import CollectionRun
+from pipeline.config import http_url
 
 Parser = Callable[[Any], Page]
 
@@ -50,12 +51,7 @@ class SpiderArgs(BaseModel):
     @field_validator("url", "base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.strip()
+        return http_url(value)
 
 
 class ReviewSpider(scrapy.Spider):

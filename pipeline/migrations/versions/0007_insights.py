@@ -5,7 +5,7 @@ Stored embeddings, sentence-level aspect polarity, SCI signals and the ``check``
 recoveries, incidents and emerging topics; indexes that let a rollup refresh find what changed.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 Create Date: 2026-12-02 18:40:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import pipeline.models
 
 revision: str = "0007"
-down_revision: str | None = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
