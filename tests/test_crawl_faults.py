@@ -61,12 +61,6 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_db(tmp_path: Path) -> str:
-    """For the cases about what a spider does with a page: the storage path is the same."""
-    return f"sqlite:///{tmp_path / 'revmon.db'}"
-
-
-@pytest.fixture
 def pg_db(postgres_url: str) -> Iterator[str]:
     with fresh_database(postgres_url) as url:
         yield url
@@ -123,9 +117,8 @@ EMPTY_BODY_CASES = {
 
 @pytest.mark.parametrize("spider", sorted(EMPTY_BODY_CASES))
 def test_an_empty_200_body_is_a_counted_page_not_a_silent_end(
-    spider: str, sqlite_db: str, tmp_path: Path
+    spider: str, db: str, tmp_path: Path
 ) -> None:
-    db = sqlite_db
     serve, start, reviews, good_pages = EMPTY_BODY_CASES[spider]
     with SiteServer() as site:
         serve(site, Reply(body=b"", status=200))
@@ -183,10 +176,7 @@ def test_http_errors_on_the_start_or_a_later_page_are_counted(
     ],
     ids=["file", "data", "another-host", "another-port"],
 )
-def test_a_page_cannot_send_the_spider_off_the_site(
-    sqlite_db: str, tmp_path: Path, link: str
-) -> None:
-    db = sqlite_db
+def test_a_page_cannot_send_the_spider_off_the_site(db: str, tmp_path: Path, link: str) -> None:
     page = (FIXTURES / "schema_org" / "product_pl.html").read_text(encoding="utf-8")
     with SiteServer() as elsewhere, SiteServer() as site:
         target = link.format(port=elsewhere.base.rsplit(":", 1)[1])
